@@ -1,0 +1,118 @@
+#include "engine/network.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+
+namespace gs {
+
+uint32_t network::population_of(uint32_t gid) const {
+  uint32_t p = 0;
+  while (p + 1 < populations.size() && populations[p + 1]->first_gid <= gid) ++p;
+  return p;
+}
+
+namespace {
+
+struct count_sink final : synapse_sink {
+  std::vector<uint64_t>& row;
+  explicit count_sink(std::vector<uint64_t>& r) : row(r) {}
+  void add(uint32_t s, uint32_t) override { ++row[s + 1]; }
+};
+
+struct fill_sink final : synapse_sink {
+  projection& p;
+  std::vector<uint64_t> next;
+  rng_stream wrng, drng;
+  const value_spec &weight, &delay;
+  fill_sink(projection& pr, const rule_context& c, const value_spec& w, const value_spec& d)
+      : p(pr), next(pr.row.begin(), pr.row.end() - 1),
+        wrng(c.seed, rng_purpose::weight, c.projection), drng(c.seed, rng_purpose::delay, c.projection),
+        weight(w), delay(d) {}
+  void add(uint32_t s, uint32_t t) override {
+    const uint64_t k = next[s]++;
+    p.targets[k] = t;
+    if (!p.weights.empty()) p.weights[k] = static_cast<float>(weight.draw(wrng));
+    if (!p.delays.empty()) p.delays[k] = static_cast<float>(delay.draw(drng));
+  }
+};
+
+}  // namespace
+
+projection connect(const rule_info& rule, const json& rule_params, const rule_context& ctx,
+                   const value_spec& weight, const value_spec& delay) {
+  projection p;
+  p.weight = weight.a;
+  p.delay = delay.a;
+  // Two passes over the same deterministic rule: count per source, then fill in place.
+  p.row.assign(ctx.n_source + 1, 0);
+  count_sink counter(p.row);
+  rule.generate(rule_params, ctx, counter);
+  std::partial_sum(p.row.begin(), p.row.end(), p.row.begin());
+  const uint64_t n = p.row.back();
+  p.targets.resize(n);
+  if (!weight.is_constant()) p.weights.resize(n);
+  if (!delay.is_constant()) p.delays.resize(n);
+  fill_sink filler(p, ctx, weight, delay);
+  rule.generate(rule_params, ctx, filler);
+  if (!p.delays.empty()) {
+    // Rows ordered by delay let one queue entry deliver all synapses of equal delay together.
+    std::vector<uint64_t> order;
+    std::vector<uint32_t> t2;
+    std::vector<float> w2, d2;
+    for (uint32_t s = 0; s < ctx.n_source; ++s) {
+      const uint64_t b = p.row[s], e = p.row[s + 1];
+      order.resize(e - b);
+      std::iota(order.begin(), order.end(), b);
+      std::stable_sort(order.begin(), order.end(), [&](uint64_t x, uint64_t y) { return p.delays[x] < p.delays[y]; });
+      t2.clear(), w2.clear(), d2.clear();
+      for (uint64_t k : order) {
+        t2.push_back(p.targets[k]);
+        d2.push_back(p.delays[k]);
+        if (!p.weights.empty()) w2.push_back(p.weights[k]);
+      }
+      std::copy(t2.begin(), t2.end(), p.targets.begin() + b);
+      std::copy(d2.begin(), d2.end(), p.delays.begin() + b);
+      if (!p.weights.empty()) std::copy(w2.begin(), w2.end(), p.weights.begin() + b);
+    }
+  }
+  return p;
+}
+
+network build_network(const run_config& cfg, const registry& reg) {
+  network net;
+  try {
+    for (size_t i = 0; i < cfg.populations.size(); ++i) {
+      const auto& ps = cfg.populations[i];
+      net.populations.push_back(reg.find_model(ps.model)->make(ps, cfg.seed, uint32_t(i), net.neurons));
+      net.neurons += ps.size;
+    }
+  } catch (const config_error& e) {
+    throw config_error(cfg.file, e.path, e.problem);  // drawn parameters: the file is ours
+  }
+  net.outgoing.resize(net.populations.size());
+  for (const auto& spec : cfg.projections) {
+    const auto src = static_cast<uint32_t>(cfg.population_index(spec.source));
+    for (const auto& tname : spec.targets) {
+      const auto tgt = static_cast<uint32_t>(cfg.population_index(tname));
+      const population_base& tp = *net.populations[tgt];
+      rule_context ctx{net.populations[src]->size, tp.size, src == tgt, cfg.seed,
+                       static_cast<uint32_t>(net.projections.size())};
+      projection p = connect(*reg.find_rule(spec.rule), spec.rule_params, ctx, spec.weight, spec.delay);
+      p.path = spec.path;
+      p.source = src;
+      p.target = tgt;
+      const std::string rec = !spec.receptor.empty() ? spec.receptor : spec.weight.a >= 0 ? "excitatory" : "inhibitory";
+      p.receptor = tp.receptor_index(rec);
+      if (p.receptor < 0)
+        throw config_error(cfg.file, spec.path + ".receptor",
+                           fmt::format("model \"{}\" of population \"{}\" has no receptor \"{}\"", tp.model, tp.name, rec));
+      net.outgoing[src].push_back(static_cast<uint32_t>(net.projections.size()));
+      net.projections.push_back(std::move(p));
+    }
+  }
+  return net;
+}
+
+}  // namespace gs

@@ -1,0 +1,49 @@
+// The network as the engine runs it: populations with consecutive global ids (in run-file
+// order) and projections stored as CSR rows per source neuron, one per (source, target) pair
+// of populations so that a row is delivered to a single model with one call.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/population.hpp"
+#include "io/config.hpp"
+
+namespace gs {
+
+struct projection {
+  std::string path;  // the run file entry it comes from, for messages
+  uint32_t source = 0, target = 0;  // population indices
+  int receptor = 0;
+  std::vector<uint64_t> row;        // row[s]..row[s+1]: synapses of source neuron s
+  std::vector<uint32_t> targets;    // population-local target ids
+  std::vector<float> weights;       // per synapse, or empty when all equal `weight`
+  std::vector<float> delays;        // per synapse (rows sorted by delay), or empty: all `delay`
+  double weight = 0, delay = 0;
+
+  uint64_t synapses() const { return targets.size(); }
+  // Heap memory held by the synapse arrays, including the row offsets.
+  uint64_t bytes() const {
+    return row.capacity() * sizeof(uint64_t) + targets.capacity() * sizeof(uint32_t) +
+           weights.capacity() * sizeof(float) + delays.capacity() * sizeof(float);
+  }
+};
+
+struct network {
+  std::vector<std::unique_ptr<population_base>> populations;
+  std::vector<projection> projections;
+  std::vector<std::vector<uint32_t>> outgoing;  // per population: its projections
+  uint32_t neurons = 0;
+
+  uint32_t population_of(uint32_t gid) const;
+};
+
+// Creates neurons and synapses; throws config_error for problems only found when drawing.
+network build_network(const run_config& cfg, const registry& reg);
+
+// One projection between two populations (used by build_network and by tests of the storage).
+projection connect(const rule_info& rule, const json& rule_params, const rule_context& ctx,
+                   const value_spec& weight, const value_spec& delay);
+
+}  // namespace gs

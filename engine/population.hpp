@@ -1,0 +1,186 @@
+// A population: the neurons of one cell model, their parameters and state, and the engine's view
+// of them. population_of<Model> is where the model's static functions meet the next-event queue;
+// the engine calls it once per event or per delivered row, never once per synapse.
+#pragma once
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/indexed_heap.hpp"
+#include "engine/rng.hpp"
+#include "io/config.hpp"
+#include "models/model.hpp"
+
+namespace gs {
+
+class population_base {
+ public:
+  virtual ~population_base() = default;
+
+  std::string name, model;
+  uint32_t size = 0, first_gid = 0;
+
+  // Puts every neuron's first event into the queue (the queue is indexed by global id).
+  virtual void schedule_all(indexed_heap& queue) = 0;
+  // Delivers one row of synapses at time t: weights[i] if given, else the shared weight.
+  virtual void deliver(double t, std::span<const uint32_t> targets, const float* weights, double weight,
+                       int receptor, indexed_heap& queue) = 0;
+  // The neuron's queue entry came due at t: returns true when it spiked (and has been reset).
+  virtual bool on_due(double t, uint32_t local, indexed_heap& queue) = 0;
+  // A state variable at time t >= the neuron's last update, without touching the neuron.
+  virtual double sample(double t, uint32_t local, int variable) const = 0;
+  virtual int receptor_index(const std::string& name) const = 0;
+  virtual int state_index(const std::string& name) const = 0;
+};
+
+template <class Model>
+class population_of final : public population_base {
+ public:
+  using params = typename Model::params;
+  using state = typename Model::state;
+
+  population_of(const population_spec& spec, uint64_t seed, uint32_t pop_index, uint32_t first) {
+    name = spec.name;
+    model = std::string(Model::name);
+    size = spec.size;
+    first_gid = first;
+    bool per_neuron = false;
+    for (const auto& nv : spec.params) per_neuron |= !nv.value.is_constant();
+    params_.assign(per_neuron ? size : 1, params{});
+    rng_stream prng(seed, rng_purpose::params, pop_index);
+    for (auto& p : params_) {
+      for (const auto& nv : spec.params) p.*member(Model::param_table, nv.name) = nv.value.draw(prng);
+      if (std::string err = Model::check(p); !err.empty())
+        throw config_error("", spec.path + ".params",
+                           per_neuron ? fmt::format("{} (drawn for neuron {})", err, &p - params_.data()) : err);
+      Model::prepare(p);
+    }
+    shared_params_ = !per_neuron;
+    slots_.resize(size);
+    rng_stream irng(seed, rng_purpose::initial, pop_index);
+    for (uint32_t i = 0; i < size; ++i) {
+      slots_[i].s = Model::initial(p(i));
+      for (const auto& nv : spec.initial) slots_[i].s.*member(Model::state_table, nv.name) = nv.value.draw(irng);
+    }
+  }
+
+  void schedule_all(indexed_heap& queue) override {
+    for (uint32_t i = 0; i < size; ++i) schedule(0.0, i, Model::estimate(slots_[i].s, p(i)), queue);
+  }
+
+  void deliver(double t, std::span<const uint32_t> targets, const float* weights, double weight, int receptor,
+               indexed_heap& queue) override {
+    for (size_t k = 0; k < targets.size(); ++k) {
+      const uint32_t i = targets[k];
+      const params& pi = p(i);
+      slot& sl = slots_[i];
+      if (t != sl.t_last) {
+        Model::advance(sl.s, pi, t - sl.t_last);
+        sl.t_last = t;
+      }
+      const double w = weights ? double(weights[k]) : weight;
+      Model::receive(sl.s, pi, w, receptor);
+      // Most inputs fit in the margin the last estimate left: the queue key stays a valid lower
+      // bound and neither a new estimate nor a queue update is needed.
+      const double effect = Model::input_effect(pi, w, receptor);
+      sl.exact = false;
+      if (effect <= sl.margin) {
+        sl.margin -= effect;
+        const uint32_t g = first_gid + i;
+        // Past the fallback time the trajectory is already within the margin: look now.
+        if (effect > 0 && sl.fallback < queue.key(g)) queue.set(g, std::max(sl.fallback, t));
+        continue;
+      }
+      schedule(t, i, Model::estimate(sl.s, pi), queue);
+    }
+  }
+
+  bool on_due(double t, uint32_t i, indexed_heap& queue) override {
+    const params& pi = p(i);
+    slot& sl = slots_[i];
+    if (t != sl.t_last) {
+      Model::advance(sl.s, pi, t - sl.t_last);
+      sl.t_last = t;
+    }
+    if (!sl.exact) {  // a lower bound came due
+      const spike_estimate e = Model::next_spike(sl.s, pi);
+      if (!e.exact || e.dt > 0) {
+        schedule(t, i, e, queue);
+        return false;
+      }
+    }
+    Model::reset(sl.s, pi);
+    schedule(t, i, Model::estimate(sl.s, pi), queue);
+    return true;
+  }
+
+  double sample(double t, uint32_t i, int variable) const override {
+    state s = slots_[i].s;
+    if (t > slots_[i].t_last) Model::advance(s, p(i), t - slots_[i].t_last);
+    return s.*(Model::state_table[variable].member);
+  }
+
+  int receptor_index(const std::string& r) const override {
+    for (size_t k = 0; k < Model::receptors.size(); ++k)
+      if (Model::receptors[k] == r) return static_cast<int>(k);
+    return -1;
+  }
+  int state_index(const std::string& v) const override {
+    for (size_t k = 0; k < Model::state_table.size(); ++k)
+      if (Model::state_table[k].name == v) return static_cast<int>(k);
+    return -1;
+  }
+
+ private:
+  struct slot {
+    state s;
+    double t_last = 0;
+    double margin = 0;    // input effect the queue key can still absorb
+    double fallback = 0;  // the key once an input arrives, while the margin lasts
+    bool exact = false;
+  };
+  void schedule(double t, uint32_t i, const spike_estimate& e, indexed_heap& queue) {
+    slot& sl = slots_[i];
+    sl.exact = e.exact;
+    sl.margin = e.margin;
+    sl.fallback = t + e.fallback;
+    queue.set(first_gid + i, t + e.dt);
+  }
+  template <class Table>
+  static auto member(const Table& table, const std::string& n) {
+    for (const auto& f : table)
+      if (f.name == n) return f.member;
+    throw std::logic_error("unvalidated field " + n);  // the config check lists valid names
+  }
+  const params& p(uint32_t i) const { return params_[shared_params_ ? 0 : i]; }
+
+  std::vector<params> params_;
+  bool shared_params_ = true;
+  std::vector<slot> slots_;
+};
+
+// The registry entry of a model: its tables for `info` and validation, and its factory.
+template <class Model>
+model_info describe_model(std::string origin) {
+  model_info m;
+  m.name = std::string(Model::name);
+  m.doc = std::string(Model::doc);
+  m.origin = std::move(origin);
+  const typename Model::params dp{};
+  for (const auto& f : Model::param_table)
+    m.params.push_back({std::string(f.name), std::string(f.unit), std::string(f.doc), dp.*f.member});
+  const typename Model::state ds = Model::initial(dp);
+  for (const auto& f : Model::state_table)
+    m.state.push_back({std::string(f.name), std::string(f.unit), std::string(f.doc), ds.*f.member});
+  for (auto r : Model::receptors) m.receptors.emplace_back(r);
+  m.make = [](const population_spec& spec, uint64_t seed, uint32_t pop_index, uint32_t first) {
+    return std::unique_ptr<population_base>(new population_of<Model>(spec, seed, pop_index, first));
+  };
+  return m;
+}
+
+}  // namespace gs

@@ -1,0 +1,530 @@
+#include "io/config.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace gs {
+
+config_error::config_error(const std::string& f, const std::string& p, const std::string& m)
+    : std::runtime_error(p.empty() ? fmt::format("{}: {}", f, m) : fmt::format("{}: {}: {}", f, p, m)),
+      file(f), path(p), problem(m) {}
+
+int run_config::population_index(const std::string& name) const {
+  for (size_t i = 0; i < populations.size(); ++i)
+    if (populations[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+static size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string closest_name(const std::string& word, const std::vector<std::string>& names) {
+  std::string best;
+  size_t best_d = std::max<size_t>(3, word.size() / 2) + 1;
+  for (const auto& n : names) {
+    const size_t d = edit_distance(word, n);
+    if (d < best_d) best_d = d, best = n;
+  }
+  return best;
+}
+
+namespace {
+
+std::string type_name(const json& v) {
+  if (v.is_number_integer() || v.is_number_unsigned()) return "an integer";
+  if (v.is_number()) return "a number";
+  return fmt::format("{} {}", v.is_object() || v.is_array() ? "an" : "a", v.type_name());
+}
+
+std::string join(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& names) {
+  const std::string c = closest_name(word, names);
+  return c.empty() ? fmt::format(" (known: {})", join(names)) : fmt::format("; did you mean \"{}\"?", c);
+}
+
+// Walks the document with the file name at hand, so every error can say where it is.
+struct checker {
+  std::string file;
+
+  [[noreturn]] void fail(const std::string& path, const std::string& msg) const {
+    throw config_error(file, path, msg);
+  }
+  static std::string at(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+  static std::string at(const std::string& path, size_t i) { return fmt::format("{}.{}", path, i); }
+
+  const json& object(const json& v, const std::string& path) const {
+    if (!v.is_object()) fail(path, fmt::format("expected an object, found {}", type_name(v)));
+    return v;
+  }
+  const json& array(const json& v, const std::string& path) const {
+    if (!v.is_array()) fail(path, fmt::format("expected an array, found {}", type_name(v)));
+    return v;
+  }
+  void keys(const json& obj, const std::string& path, const std::vector<std::string>& allowed) const {
+    for (const auto& [k, v] : obj.items())
+      if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
+        fail(at(path, k), "unknown key" + did_you_mean(k, allowed));
+  }
+  const json& required(const json& obj, const std::string& path, const std::string& key) const {
+    if (!obj.contains(key)) fail(at(path, key), "is required but missing");
+    return obj.at(key);
+  }
+  double number(const json& v, const std::string& path) const {
+    if (!v.is_number()) fail(path, fmt::format("expected a number, found {}", type_name(v)));
+    const double x = v.get<double>();
+    if (!std::isfinite(x)) fail(path, "expected a finite number");
+    return x;
+  }
+  double number(const json& obj, const std::string& path, const std::string& key, double dflt) const {
+    return obj.contains(key) ? number(obj.at(key), at(path, key)) : dflt;
+  }
+  double positive(const json& v, const std::string& path, bool allow_zero = false) const {
+    const double x = number(v, path);
+    if (allow_zero ? x < 0 : x <= 0)
+      fail(path, fmt::format("expected a {} number, found {}", allow_zero ? "non-negative" : "positive", x));
+    return x;
+  }
+  uint64_t count(const json& v, const std::string& path, uint64_t max) const {
+    if (!v.is_number_integer() && !v.is_number_unsigned())
+      fail(path, fmt::format("expected a non-negative integer, found {}", type_name(v)));
+    if (v.is_number_integer() && v.get<int64_t>() < 0)
+      fail(path, fmt::format("expected a non-negative integer, found {}", v.get<int64_t>()));
+    const uint64_t x = v.get<uint64_t>();
+    if (x > max) fail(path, fmt::format("{} is larger than the maximum {}", x, max));
+    return x;
+  }
+  std::string string(const json& v, const std::string& path) const {
+    if (!v.is_string()) fail(path, fmt::format("expected a string, found {}", type_name(v)));
+    return v.get<std::string>();
+  }
+  bool boolean(const json& v, const std::string& path) const {
+    if (!v.is_boolean()) fail(path, fmt::format("expected true or false, found {}", type_name(v)));
+    return v.get<bool>();
+  }
+  std::vector<std::string> strings(const json& v, const std::string& path) const {
+    if (v.is_string()) return {v.get<std::string>()};
+    std::vector<std::string> out;
+    for (size_t i = 0; i < array(v, path).size(); ++i) out.push_back(string(v[i], at(path, i)));
+    return out;
+  }
+  std::vector<double> numbers(const json& v, const std::string& path) const {
+    std::vector<double> out;
+    for (size_t i = 0; i < array(v, path).size(); ++i) out.push_back(number(v[i], at(path, i)));
+    return out;
+  }
+
+  // A constant, or one of {"uniform": [lo, hi]}, {"normal": {"mean", "std", "min", "max"}},
+  // {"lognormal": {"mu", "sigma"}}.
+  value_spec value(const json& v, const std::string& path) const {
+    if (v.is_number()) return value_spec::of(number(v, path));
+    const std::vector<std::string> kinds{"uniform", "normal", "lognormal"};
+    if (!v.is_object() || v.size() != 1)
+      fail(path, fmt::format("expected a number or a distribution object with one key ({}), found {}",
+                             join(kinds), type_name(v)));
+    const auto& [kind, body] = *v.items().begin();
+    const std::string p = at(path, kind);
+    value_spec s;
+    if (kind == "uniform") {
+      if (!body.is_array() || body.size() != 2) fail(p, "expected [low, high]");
+      s.kind = value_spec::uniform;
+      s.a = number(body[0], at(p, 0));
+      s.b = number(body[1], at(p, 1));
+      if (s.b < s.a) fail(p, fmt::format("low {} is above high {}", s.a, s.b));
+    } else if (kind == "normal") {
+      object(body, p);
+      keys(body, p, {"mean", "std", "min", "max"});
+      s.kind = value_spec::normal;
+      s.a = number(required(body, p, "mean"), at(p, "mean"));
+      s.b = positive(required(body, p, "std"), at(p, "std"), true);
+      s.lo = number(body, p, "min", s.lo);
+      s.hi = number(body, p, "max", s.hi);
+      if (s.lo > s.hi) fail(p, fmt::format("min {} is above max {}", s.lo, s.hi));
+      // Clipping redraws: refuse windows too far in the tail to be hit in reasonable time.
+      const double z_lo = (s.lo - s.a) / std::max(s.b, 1e-300), z_hi = (s.hi - s.a) / std::max(s.b, 1e-300);
+      const double mass = 0.5 * (std::erfc(-z_hi / std::sqrt(2.0)) - std::erfc(-z_lo / std::sqrt(2.0)));
+      if (s.b > 0 && mass < 1e-3)
+        fail(p, fmt::format("[min, max] holds only {:.2g} of the distribution's mass", mass));
+      if (s.b == 0 && (s.a < s.lo || s.a > s.hi)) fail(p, "mean lies outside [min, max] and std is 0");
+    } else if (kind == "lognormal") {
+      object(body, p);
+      keys(body, p, {"mu", "sigma"});
+      s.kind = value_spec::lognormal;
+      s.a = number(required(body, p, "mu"), at(p, "mu"));
+      s.b = positive(required(body, p, "sigma"), at(p, "sigma"), true);
+    } else {
+      fail(at(path, kind), "unknown distribution" + did_you_mean(kind, kinds));
+    }
+    return s;
+  }
+
+  std::vector<uint32_t> ids(const json& v, const std::string& path, uint32_t size) const {
+    std::vector<uint32_t> out;
+    for (size_t i = 0; i < array(v, path).size(); ++i) {
+      const uint64_t id = count(v[i], at(path, i), UINT32_MAX);
+      if (id >= size) fail(at(path, i), fmt::format("id {} is outside the population (size {})", id, size));
+      out.push_back(static_cast<uint32_t>(id));
+    }
+    return out;
+  }
+};
+
+std::vector<std::string> names_of(const std::vector<param_info>& ps) {
+  std::vector<std::string> n;
+  for (const auto& p : ps) n.push_back(p.name);
+  return n;
+}
+
+json parse_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw config_error(file.string(), "", "cannot open the run file (missing or unreadable)");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  const std::string text = buf.str();
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
+      if (text[i] == '\n') ++line, col = 1;
+      else ++col;
+    }
+    std::string what = e.what();
+    if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
+    throw config_error(file.string(), "", fmt::format("malformed JSON at line {}, column {}: {}", line, col, what));
+  }
+}
+
+// --set PATH=VALUE: VALUE is JSON; text that is not JSON is taken as a string.
+void apply_override(json& doc, const std::string& item) {
+  const auto eq = item.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw config_error("--set", item, "expected PATH=VALUE, e.g. run.duration=500");
+  const std::string path = item.substr(0, eq), text = item.substr(eq + 1);
+  json value = json::parse(text, nullptr, false);
+  if (value.is_discarded()) value = text;
+  json* node = &doc;
+  std::string walked;
+  size_t start = 0;
+  for (;;) {
+    const size_t dot = path.find('.', start);
+    const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (key.empty()) throw config_error("--set", path, "empty component in the path");
+    walked = walked.empty() ? key : walked + "." + key;
+    if (node->is_array()) {
+      size_t idx = 0;
+      auto [ptr, ec] = std::from_chars(key.data(), key.data() + key.size(), idx);
+      if (ec != std::errc() || ptr != key.data() + key.size() || idx >= node->size())
+        throw config_error("--set", walked, fmt::format("no element {} in an array of {}", key, node->size()));
+      node = &(*node)[idx];
+    } else {
+      if (!node->is_object() && !node->is_null())
+        throw config_error("--set", walked, fmt::format("cannot descend into {}", type_name(*node)));
+      node = &(*node)[key];
+    }
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  *node = value;
+}
+
+}  // namespace
+
+run_config load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides,
+                       const registry& reg) {
+  run_config cfg;
+  cfg.file = file.string();
+  checker c{cfg.file};
+  json doc = parse_file(file);
+  for (const auto& o : overrides) apply_override(doc, o);
+  cfg.document = doc;
+
+  c.object(doc, "");
+  c.keys(doc, "", {"run", "populations", "projections", "stimuli", "recorders", "outputs"});
+
+  // run
+  const json& run = c.object(c.required(doc, "", "run"), "run");
+  c.keys(run, "run", {"duration", "seed", "backend", "min_delay"});
+  cfg.duration = c.positive(c.required(run, "run", "duration"), "run.duration");
+  if (run.contains("seed")) cfg.seed = c.count(run["seed"], "run.seed", UINT64_MAX);
+  if (run.contains("backend")) {
+    cfg.backend = c.string(run["backend"], "run.backend");
+    const std::vector<std::string> backends{"event"};
+    if (cfg.backend != "event")
+      c.fail("run.backend", fmt::format("backend \"{}\" is not available in this build{}", cfg.backend,
+                                        did_you_mean(cfg.backend, backends)));
+  }
+  if (run.contains("min_delay")) cfg.min_delay = c.positive(run["min_delay"], "run.min_delay");
+
+  // populations, in file order
+  const json& pops = c.object(c.required(doc, "", "populations"), "populations");
+  if (pops.empty()) c.fail("populations", "at least one population is needed");
+  uint64_t total = 0;
+  for (const auto& [name, body] : pops.items()) {
+    const std::string p = c.at("populations", name);
+    c.object(body, p);
+    c.keys(body, p, {"size", "model", "params", "initial"});
+    population_spec ps;
+    ps.name = name;
+    ps.path = p;
+    ps.size = static_cast<uint32_t>(c.count(c.required(body, p, "size"), c.at(p, "size"), UINT32_MAX));
+    if (ps.size == 0) c.fail(c.at(p, "size"), "a population needs at least one neuron");
+    total += ps.size;
+    if (total > UINT32_MAX) c.fail(c.at(p, "size"), "more than 2^32 - 1 neurons in all");
+    ps.model = c.string(c.required(body, p, "model"), c.at(p, "model"));
+    const model_info* m = reg.find_model(ps.model);
+    if (!m) c.fail(c.at(p, "model"), fmt::format("unknown cell model \"{}\"{}", ps.model,
+                                                 did_you_mean(ps.model, reg.model_names())));
+    for (const auto& [section, table, out] :
+         {std::tuple{"params", &m->params, &ps.params}, std::tuple{"initial", &m->state, &ps.initial}}) {
+      if (!body.contains(section)) continue;
+      const std::string sp = c.at(p, section);
+      c.object(body[section], sp);
+      c.keys(body[section], sp, names_of(*table));
+      for (const auto& [k, v] : body[section].items()) out->push_back({k, c.value(v, c.at(sp, k)), c.at(sp, k)});
+    }
+    cfg.populations.push_back(std::move(ps));
+  }
+  auto population = [&](const json& v, const std::string& path) {
+    const std::string name = c.string(v, path);
+    const int i = cfg.population_index(name);
+    if (i < 0) {
+      std::vector<std::string> names;
+      for (const auto& ps : cfg.populations) names.push_back(ps.name);
+      c.fail(path, fmt::format("unknown population \"{}\"{}", name, did_you_mean(name, names)));
+    }
+    return name;
+  };
+  auto populations = [&](const json& v, const std::string& path) {
+    std::vector<std::string> out;
+    if (v.is_string()) return std::vector<std::string>{population(v, path)};
+    for (size_t i = 0; i < c.array(v, path).size(); ++i) out.push_back(population(v[i], c.at(path, i)));
+    if (out.empty()) c.fail(path, "expected at least one population");
+    return out;
+  };
+  // The receptor, or empty for "by the sign of the weight"; checked against every target's model.
+  auto receptor = [&](const json& obj, const std::string& path, const std::vector<std::string>& targets,
+                      const value_spec* weight) {
+    std::string r;
+    if (obj.contains("receptor")) {
+      r = c.string(obj["receptor"], c.at(path, "receptor"));
+      for (const auto& t : targets) {
+        const auto& recs = reg.find_model(cfg.populations[cfg.population_index(t)].model)->receptors;
+        if (std::find(recs.begin(), recs.end(), r) == recs.end())
+          c.fail(c.at(path, "receptor"), fmt::format("population \"{}\" has no receptor \"{}\"{}", t, r,
+                                                     did_you_mean(r, recs)));
+      }
+    } else if (weight && !weight->is_constant()) {
+      c.fail(c.at(path, "receptor"), "is required when the weight is a distribution (it cannot be "
+                                     "chosen by the sign of each weight)");
+    }
+    return r;
+  };
+
+  // projections
+  if (doc.contains("projections")) {
+    const json& projs = c.array(doc["projections"], "projections");
+    for (size_t i = 0; i < projs.size(); ++i) {
+      const std::string p = c.at("projections", i);
+      const json& body = c.object(projs[i], p);
+      c.keys(body, p, {"source", "target", "rule", "weight", "delay", "receptor"});
+      projection_spec ps;
+      ps.path = p;
+      ps.source = population(c.required(body, p, "source"), c.at(p, "source"));
+      ps.targets = populations(c.required(body, p, "target"), c.at(p, "target"));
+      const json& rule = c.object(c.required(body, p, "rule"), c.at(p, "rule"));
+      if (rule.size() != 1)
+        c.fail(c.at(p, "rule"), fmt::format("expected exactly one rule, e.g. {{\"pairwise_bernoulli\": "
+                                            "{{\"p\": 0.1}}}}; found {} keys", rule.size()));
+      ps.rule = rule.begin().key();
+      const std::string rp = c.at(c.at(p, "rule"), ps.rule);
+      const rule_info* ri = reg.find_rule(ps.rule);
+      if (!ri) c.fail(rp, fmt::format("unknown connection rule \"{}\"{}", ps.rule, did_you_mean(ps.rule, reg.rule_names())));
+      const json& given = rule.begin().value().is_null() ? json::object() : c.object(rule.begin().value(), rp);
+      c.keys(given, rp, names_of(ri->params));
+      ps.rule_params = json::object();
+      for (const auto& pi : ri->params) {
+        const std::string pp = c.at(rp, pi.name);
+        if (!given.contains(pi.name)) {
+          if (std::isnan(pi.default_value)) c.fail(pp, "is required but missing");
+          if (pi.kind == param_info::boolean) ps.rule_params[pi.name] = pi.default_value != 0;
+          else ps.rule_params[pi.name] = pi.default_value;
+        } else if (pi.kind == param_info::boolean) {
+          ps.rule_params[pi.name] = c.boolean(given[pi.name], pp);
+        } else if (pi.kind == param_info::integer) {
+          ps.rule_params[pi.name] = c.count(given[pi.name], pp, UINT32_MAX);
+        } else {
+          ps.rule_params[pi.name] = c.number(given[pi.name], pp);
+        }
+      }
+      const auto& src = cfg.populations[cfg.population_index(ps.source)];
+      for (const auto& t : ps.targets) {
+        const auto& tgt = cfg.populations[cfg.population_index(t)];
+        rule_context ctx{src.size, tgt.size, src.name == tgt.name, cfg.seed, 0};
+        if (std::string err = ri->check(ps.rule_params, ctx); !err.empty())
+          c.fail(rp, fmt::format("{} (source \"{}\", target \"{}\")", err, src.name, tgt.name));
+      }
+      ps.weight = body.contains("weight") ? c.value(body["weight"], c.at(p, "weight")) : value_spec::of(1.0);
+      if (body.contains("delay")) ps.delay = c.value(body["delay"], c.at(p, "delay"));
+      if (ps.delay.min_value() < cfg.min_delay)
+        c.fail(c.at(p, "delay"), fmt::format("delay can be {} ms, below the minimum delay run.min_delay = {} ms",
+                                             ps.delay.min_value(), cfg.min_delay));
+      ps.receptor = receptor(body, p, ps.targets, &ps.weight);
+      cfg.projections.push_back(std::move(ps));
+    }
+  }
+
+  // stimuli
+  if (doc.contains("stimuli")) {
+    const json& stims = c.array(doc["stimuli"], "stimuli");
+    const std::vector<std::string> kinds{"poisson", "dc", "spike_generator"};
+    for (size_t i = 0; i < stims.size(); ++i) {
+      const std::string p0 = c.at("stimuli", i);
+      const json& outer = c.object(stims[i], p0);
+      if (outer.size() != 1)
+        c.fail(p0, fmt::format("expected one stimulus kind ({}) as the only key", join(kinds)));
+      const std::string kind = outer.begin().key();
+      const std::string p = c.at(p0, kind);
+      const json& body = c.object(outer.begin().value(), p);
+      stimulus_spec s;
+      s.path = p;
+      if (kind == "poisson") {
+        s.kind = stimulus_spec::poisson;
+        c.keys(body, p, {"target", "ids", "rate", "rate_times", "rate_values", "weight", "receptor", "start", "stop"});
+        if (body.contains("rate") == (body.contains("rate_times") || body.contains("rate_values")))
+          c.fail(p, "give either \"rate\" or both \"rate_times\" and \"rate_values\"");
+        if (body.contains("rate")) {
+          s.rates = {c.positive(body["rate"], c.at(p, "rate"), true)};
+        } else {
+          s.rate_times = c.numbers(c.required(body, p, "rate_times"), c.at(p, "rate_times"));
+          s.rates = c.numbers(c.required(body, p, "rate_values"), c.at(p, "rate_values"));
+          if (s.rate_times.size() != s.rates.size() || s.rates.empty())
+            c.fail(c.at(p, "rate_values"), fmt::format("expected as many values as rate_times ({}), found {}",
+                                                       s.rate_times.size(), s.rates.size()));
+          for (size_t k = 0; k < s.rates.size(); ++k) {
+            if (s.rates[k] < 0) c.fail(c.at(c.at(p, "rate_values"), k), fmt::format("negative rate {}", s.rates[k]));
+            if (s.rate_times[k] < 0 || (k > 0 && s.rate_times[k] <= s.rate_times[k - 1]))
+              c.fail(c.at(c.at(p, "rate_times"), k), "times must be >= 0 and strictly increasing");
+          }
+        }
+      } else if (kind == "dc") {
+        s.kind = stimulus_spec::dc;
+        c.keys(body, p, {"target", "ids", "amplitude", "start", "stop"});
+        s.amplitude = c.number(c.required(body, p, "amplitude"), c.at(p, "amplitude"));
+      } else if (kind == "spike_generator") {
+        s.kind = stimulus_spec::spike_generator;
+        c.keys(body, p, {"target", "ids", "spike_times", "weight", "receptor"});
+        s.spike_times = c.numbers(c.required(body, p, "spike_times"), c.at(p, "spike_times"));
+        for (size_t k = 0; k < s.spike_times.size(); ++k)
+          if (s.spike_times[k] < 0 || (k > 0 && s.spike_times[k] < s.spike_times[k - 1]))
+            c.fail(c.at(c.at(p, "spike_times"), k), "spike times must be >= 0 and non-decreasing");
+      } else {
+        c.fail(p, "unknown stimulus" + did_you_mean(kind, kinds));
+      }
+      s.targets = populations(c.required(body, p, "target"), c.at(p, "target"));
+      if (body.contains("ids")) {
+        if (s.targets.size() != 1) c.fail(c.at(p, "ids"), "ids need a single target population");
+        s.ids = c.ids(body["ids"], c.at(p, "ids"), cfg.populations[cfg.population_index(s.targets[0])].size);
+      }
+      if (kind != "dc") {
+        s.weight = c.number(body, p, "weight", 1.0);
+        const value_spec w = value_spec::of(s.weight);
+        s.receptor = receptor(body, p, s.targets, &w);
+      }
+      s.start = body.contains("start") ? c.positive(body["start"], c.at(p, "start"), true) : 0.0;
+      if (body.contains("stop")) s.stop = c.positive(body["stop"], c.at(p, "stop"), true);
+      if (s.stop < s.start) c.fail(c.at(p, "stop"), fmt::format("stop {} is before start {}", s.stop, s.start));
+      cfg.stimuli.push_back(std::move(s));
+    }
+  }
+
+  // recorders
+  if (doc.contains("recorders")) {
+    const json& recs = c.array(doc["recorders"], "recorders");
+    std::set<std::string> trace_names;
+    for (size_t i = 0; i < recs.size(); ++i) {
+      const std::string p0 = c.at("recorders", i);
+      const json& outer = c.object(recs[i], p0);
+      const std::vector<std::string> kinds{"spikes", "state"};
+      if (outer.size() != 1) c.fail(p0, "expected one recorder kind (spikes, state) as the only key");
+      const std::string kind = outer.begin().key();
+      const std::string p = c.at(p0, kind);
+      const json& body = c.object(outer.begin().value(), p);
+      if (kind == "spikes") {
+        c.keys(body, p, {"populations"});
+        cfg.record_spikes = true;
+        std::vector<std::string> names;
+        if (body.contains("populations")) names = populations(body["populations"], c.at(p, "populations"));
+        else for (const auto& ps : cfg.populations) names.push_back(ps.name);
+        for (const auto& n : names)
+          if (std::find(cfg.spike_populations.begin(), cfg.spike_populations.end(), n) == cfg.spike_populations.end())
+            cfg.spike_populations.push_back(n);
+      } else if (kind == "state") {
+        c.keys(body, p, {"population", "ids", "variables", "interval", "start", "name"});
+        state_recorder_spec r;
+        r.path = p;
+        r.population = population(c.required(body, p, "population"), c.at(p, "population"));
+        const auto& pop = cfg.populations[cfg.population_index(r.population)];
+        r.ids = c.ids(c.required(body, p, "ids"), c.at(p, "ids"), pop.size);
+        r.variables = c.strings(c.required(body, p, "variables"), c.at(p, "variables"));
+        const auto state_names = names_of(reg.find_model(pop.model)->state);
+        for (size_t k = 0; k < r.variables.size(); ++k)
+          if (std::find(state_names.begin(), state_names.end(), r.variables[k]) == state_names.end())
+            c.fail(c.at(c.at(p, "variables"), k), fmt::format("model \"{}\" has no state variable \"{}\"{}", pop.model,
+                                                            r.variables[k], did_you_mean(r.variables[k], state_names)));
+        r.interval = body.contains("interval") ? c.positive(body["interval"], c.at(p, "interval")) : 1.0;
+        r.start = body.contains("start") ? c.positive(body["start"], c.at(p, "start"), true) : 0.0;
+        r.name = body.contains("name") ? c.string(body["name"], c.at(p, "name")) : r.population;
+        if (!trace_names.insert(r.name).second)
+          c.fail(c.at(p, "name"), fmt::format("a state recorder named \"{}\" exists already; give this one a "
+                                              "different \"name\"", r.name));
+        cfg.state_recorders.push_back(std::move(r));
+      } else {
+        c.fail(p, "unknown recorder" + did_you_mean(kind, kinds));
+      }
+    }
+  }
+
+  // outputs
+  if (doc.contains("outputs")) {
+    const json& out = c.object(doc["outputs"], "outputs");
+    c.keys(out, "outputs", {"dir", "formats", "phy_sample_rate"});
+    if (out.contains("dir")) cfg.output_dir = c.string(out["dir"], "outputs.dir");
+    if (out.contains("formats")) {
+      cfg.formats = c.strings(out["formats"], "outputs.formats");
+      const std::vector<std::string> known{"sonata", "phy"};
+      for (size_t k = 0; k < cfg.formats.size(); ++k)
+        if (std::find(known.begin(), known.end(), cfg.formats[k]) == known.end())
+          c.fail(c.at("outputs.formats", k), fmt::format("unknown output format \"{}\"{}", cfg.formats[k],
+                                                         did_you_mean(cfg.formats[k], known)));
+    }
+    if (out.contains("phy_sample_rate")) cfg.phy_sample_rate = c.positive(out["phy_sample_rate"], "outputs.phy_sample_rate");
+  }
+  return cfg;
+}
+
+}  // namespace gs

@@ -1,0 +1,90 @@
+// The JSON run file: parsed, overridden by --set, and validated into plain structs. Every error
+// names the file, the dotted JSON path, what was expected and what was found (docs/config.md).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/value.hpp"
+#include "plugins/registry.hpp"
+
+namespace gs {
+
+// Bad input: the CLI reports it and exits with status 2.
+struct config_error : std::runtime_error {
+  config_error(const std::string& file, const std::string& path, const std::string& message);
+  std::string file, path, problem;
+};
+
+struct named_value {
+  std::string name;
+  value_spec value;
+  std::string path;
+};
+
+struct population_spec {
+  std::string name, model, path;
+  uint32_t size = 0;
+  std::vector<named_value> params, initial;
+};
+
+struct projection_spec {
+  std::string source, path;
+  std::vector<std::string> targets;
+  std::string rule;
+  json rule_params;  // checked against the rule's parameter table, defaults filled in
+  value_spec weight = value_spec::of(1.0), delay = value_spec::of(1.0);
+  std::string receptor;  // empty: chosen by the sign of the (constant) weight
+};
+
+struct stimulus_spec {
+  enum kind_t { poisson, dc, spike_generator } kind = poisson;
+  std::string path;
+  std::vector<std::string> targets;
+  std::vector<uint32_t> ids;  // population-local; empty = every neuron of the targets
+  // poisson: piecewise-constant rate per target neuron (Hz), rates[k] from times[k]
+  std::vector<double> rate_times{0.0}, rates{0.0};
+  double weight = 1.0;
+  std::string receptor;
+  double start = 0, stop = std::numeric_limits<double>::infinity();
+  double amplitude = 0;            // dc (pA)
+  std::vector<double> spike_times;  // spike_generator (ms)
+};
+
+struct state_recorder_spec {
+  std::string name, population, path;
+  std::vector<uint32_t> ids;
+  std::vector<std::string> variables;
+  double interval = 1.0, start = 0.0;
+};
+
+struct run_config {
+  std::string file;
+  json document;  // the run file after --set, as run
+  double duration = 0, min_delay = 0.1;
+  uint64_t seed = 1;
+  std::string backend = "event";
+  std::vector<population_spec> populations;
+  std::vector<projection_spec> projections;
+  std::vector<stimulus_spec> stimuli;
+  std::vector<std::string> spike_populations;  // recorded; all when no spike recorder lists them
+  bool record_spikes = false;
+  std::vector<state_recorder_spec> state_recorders;
+  std::string output_dir = "out";
+  std::vector<std::string> formats{"sonata", "phy"};
+  double phy_sample_rate = 30000.0;
+
+  int population_index(const std::string& name) const;
+};
+
+// Reads and validates; throws config_error on bad input.
+run_config load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides,
+                       const registry& reg);
+
+// Closest of `names` to `word` by edit distance, or empty when nothing is close.
+std::string closest_name(const std::string& word, const std::vector<std::string>& names);
+
+}  // namespace gs

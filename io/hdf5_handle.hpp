@@ -1,0 +1,153 @@
+// HDF5 plumbing shared by the HDF5 writers and readers: an owning handle for HDF5 ids, checks that
+// turn HDF5 failures into exceptions naming the file and the operation, and a writer that creates
+// groups, datasets and attributes by absolute path.
+#pragma once
+
+#include <fmt/format.h>
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace gs::io::h5 {
+
+// Closes one HDF5 id on scope exit, so a throw halfway through a file leaks nothing.
+class handle {
+ public:
+  using closer = herr_t (*)(hid_t);
+  handle(hid_t id, closer closes) noexcept : id_(id), close_(closes) {}
+  handle(handle&& other) noexcept : id_(std::exchange(other.id_, H5I_INVALID_HID)), close_(other.close_) {}
+  ~handle() { close(); }
+
+  hid_t get() const noexcept { return id_; }
+  // Called explicitly where the result matters: closing a file flushes it, and may fail.
+  herr_t close() noexcept { return id_ < 0 ? 0 : close_(std::exchange(id_, H5I_INVALID_HID)); }
+
+ private:
+  hid_t id_;
+  closer close_;
+};
+
+// The innermost error on HDF5's stack says why (e.g. the errno of a failed open); the outer ones
+// only name API calls, which the caller's description already does.
+inline std::string last_error() {
+  std::string why;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, [](unsigned n, const H5E_error2_t* e, void* out) -> herr_t {
+    if (n == 0 && e->desc) *static_cast<std::string*>(out) = e->desc;
+    return 0;
+  }, &why);
+  H5Eclear2(H5E_DEFAULT);
+  return why;
+}
+
+[[noreturn]] inline void fail(const std::filesystem::path& file, std::string_view what) {
+  const std::string why = last_error();
+  throw std::runtime_error(fmt::format("{}: cannot {}{}{}", file.string(), what, why.empty() ? "" : ": ", why));
+}
+
+inline void check(herr_t rc, const std::filesystem::path& file, std::string_view what) {
+  if (rc < 0) fail(file, what);
+}
+
+inline handle make(hid_t id, handle::closer close, const std::filesystem::path& file, std::string_view what) {
+  if (id < 0) fail(file, what);
+  return {id, close};
+}
+
+// Failures reach callers as exceptions; HDF5's own stack dump on stderr would be noise.
+inline void quiet_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+// Caller-chosen names become one HDF5 path component; a '/' would silently nest groups.
+inline void require_component(std::string_view name, std::string_view what) {
+  if (name.empty() || name.find('/') != std::string_view::npos) {
+    throw std::invalid_argument(fmt::format("{} '{}' is not a usable HDF5 name", what, name));
+  }
+}
+
+// Creates one new HDF5 file; errors report `shown` (a staged file's final name, not its temp name).
+class writer {
+ public:
+  writer(const std::filesystem::path& create, std::filesystem::path shown)
+      : shown_(std::move(shown)), file_(make(create_file(create), H5Fclose, shown_, "create file")) {}
+
+  void group(const std::string& path) {
+    make(H5Gcreate2(file_.get(), path.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, shown_,
+         "create group " + path);
+  }
+
+  // Row-major data of the given shape. Arrays larger than one chunk are chunked and deflated; the
+  // rest stay contiguous, where a chunk index and filter would cost more than they save.
+  template <class T>
+  void dataset(const std::string& path, std::initializer_list<hsize_t> shape, const T* data) {
+    static_assert(std::is_same_v<T, double> || std::is_same_v<T, std::uint64_t>);
+    const hid_t file_type = std::is_same_v<T, double> ? H5T_IEEE_F64LE : H5T_STD_U64LE;
+    const hid_t mem_type = std::is_same_v<T, double> ? H5T_NATIVE_DOUBLE : H5T_NATIVE_UINT64;
+    std::vector<hsize_t> dims(shape);
+    hsize_t total = 1;
+    for (const hsize_t d : dims) total *= d;
+    const auto space = make(H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose, shown_,
+                            "create dataspace for " + path);
+    const auto props = make(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, shown_, "create properties for " + path);
+    if (total > chunk_elements) {
+      // Chunks span whole trailing rows where possible, so a time slice reads one chunk.
+      std::vector<hsize_t> chunk(dims);
+      hsize_t room = chunk_elements;
+      for (auto c = chunk.rbegin(); c != chunk.rend(); ++c) {
+        *c = std::clamp<hsize_t>(room, 1, *c);
+        room = std::max<hsize_t>(room / *c, 1);
+      }
+      check(H5Pset_chunk(props.get(), int(chunk.size()), chunk.data()), shown_, "set chunking for " + path);
+      check(H5Pset_deflate(props.get(), 4), shown_, "set compression for " + path);
+    }
+    const auto dset = make(H5Dcreate2(file_.get(), path.c_str(), file_type, space.get(), H5P_DEFAULT,
+                                      props.get(), H5P_DEFAULT),
+                           H5Dclose, shown_, "create dataset " + path);
+    if (total > 0) {  // an empty span may carry a null pointer, which H5Dwrite rejects
+      check(H5Dwrite(dset.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), shown_, "write dataset " + path);
+    }
+  }
+
+  // `count` elements of `data`; 0 makes a scalar attribute.
+  void attribute(const std::string& object, const char* name, hid_t file_type, hid_t mem_type, hsize_t count,
+                 const void* data) {
+    const std::string what = fmt::format("attribute {} of {}", name, object);
+    const auto space = make(count == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &count, nullptr), H5Sclose,
+                            shown_, "create dataspace for " + what);
+    const auto attr = make(H5Acreate_by_name(file_.get(), object.c_str(), name, file_type, space.get(),
+                                             H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                           H5Aclose, shown_, "create " + what);
+    check(H5Awrite(attr.get(), mem_type, data), shown_, "write " + what);
+  }
+
+  // Variable-length UTF-8, what h5py writes for a Python str.
+  void string_attribute(const std::string& object, const char* name, const std::string& value) {
+    const auto type = make(H5Tcopy(H5T_C_S1), H5Tclose, shown_, "create string type");
+    check(H5Tset_size(type.get(), H5T_VARIABLE), shown_, "size string type");
+    check(H5Tset_cset(type.get(), H5T_CSET_UTF8), shown_, "set string encoding");
+    const char* text = value.c_str();
+    attribute(object, name, type.get(), type.get(), 0, &text);
+  }
+
+  void close() { check(file_.close(), shown_, "close file"); }
+
+ private:
+  static constexpr hsize_t chunk_elements = 65536;
+
+  static hid_t create_file(const std::filesystem::path& create) {
+    quiet_errors();
+    return H5Fcreate(create.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  }
+
+  std::filesystem::path shown_;
+  handle file_;
+};
+
+}  // namespace gs::io::h5

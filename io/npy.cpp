@@ -1,0 +1,134 @@
+#include "io/npy.hpp"
+
+#include <fmt/format.h>
+
+#include <bit>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "io/staged_file.hpp"
+
+namespace gs::io {
+
+// The data section is the in-memory bytes as they are; a big-endian port would need a byte swap.
+static_assert(std::endian::native == std::endian::little);
+static_assert(std::numeric_limits<double>::is_iec559 && std::numeric_limits<float>::is_iec559);
+
+namespace {
+
+constexpr std::string_view magic = "\x93NUMPY";
+
+template <npy_element T>
+constexpr std::string_view descr() {
+  if constexpr (std::same_as<T, std::int64_t>) return "<i8";
+  else if constexpr (std::same_as<T, std::int32_t>) return "<i4";
+  else if constexpr (std::same_as<T, std::uint64_t>) return "<u8";
+  else if constexpr (std::same_as<T, double>) return "<f8";
+  else return "<f4";
+}
+
+// Byte-for-byte what numpy.save writes for a 1-D array: the dict, space padding and '\n' so the
+// data starts on a 64-byte boundary (NumPy's ARRAY_ALIGN, which lets readers mmap aligned data).
+std::string npy_prefix(std::string_view dtype, std::size_t n) {
+  std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({},), }}", dtype, n);
+  constexpr std::size_t fixed = magic.size() + 2 + 2;  // magic, version 1.0, uint16 header length
+  const std::size_t total = (fixed + dict.size() + 1 + 63) / 64 * 64;
+  dict.append(total - fixed - dict.size() - 1, ' ');
+  dict += '\n';
+  std::string prefix(magic);
+  prefix += {'\x01', '\x00', static_cast<char>(dict.size() & 0xff), static_cast<char>(dict.size() >> 8)};
+  return prefix + dict;
+}
+
+template <npy_element T>
+void write_any(const std::filesystem::path& path, std::span<const T> data) {
+  staged_file staged(path);
+  const std::string prefix = npy_prefix(descr<T>(), data.size());
+  std::FILE* f = std::fopen(staged.temp().c_str(), "wb");
+  if (!f) throw std::runtime_error(fmt::format("cannot create {}: {}", path.string(), std::strerror(errno)));
+  const bool written = std::fwrite(prefix.data(), 1, prefix.size(), f) == prefix.size() &&
+                       (data.empty() || std::fwrite(data.data(), sizeof(T), data.size(), f) == data.size());
+  const int write_errno = errno;
+  if (std::fclose(f) != 0 || !written) {
+    throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(),
+                                         std::strerror(written ? errno : write_errno)));
+  }
+  staged.commit();
+}
+
+[[noreturn]] void bad(const std::filesystem::path& path, std::string_view expected, std::string_view found) {
+  throw std::runtime_error(fmt::format("{}: expected {}, found {}", path.string(), expected, found));
+}
+
+// The text after `'key': ` in the header dict.
+std::string_view value_of(std::string_view header, std::string_view key, const std::filesystem::path& path) {
+  const std::string quoted = fmt::format("'{}':", key);
+  const auto at = header.find(quoted);
+  if (at == std::string_view::npos) bad(path, fmt::format("a '{}' entry in the header", key), header);
+  header.remove_prefix(at + quoted.size());
+  return header.substr(std::min(header.find_first_not_of(' '), header.size()));
+}
+
+}  // namespace
+
+void write_npy(const std::filesystem::path& p, std::span<const std::int64_t> d) { write_any(p, d); }
+void write_npy(const std::filesystem::path& p, std::span<const std::int32_t> d) { write_any(p, d); }
+void write_npy(const std::filesystem::path& p, std::span<const std::uint64_t> d) { write_any(p, d); }
+void write_npy(const std::filesystem::path& p, std::span<const double> d) { write_any(p, d); }
+void write_npy(const std::filesystem::path& p, std::span<const float> d) { write_any(p, d); }
+
+template <npy_element T>
+std::vector<T> read_npy(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
+  char lead[12] = {};
+  if (!in.read(lead, 10) || std::string_view(lead, magic.size()) != magic) bad(path, "the .npy magic", "other bytes");
+  const auto byte = [&](int i) { return std::size_t{static_cast<unsigned char>(lead[i])}; };
+  std::size_t header_len = byte(8) | byte(9) << 8;
+  if (lead[6] == 2) {  // 2.0 differs only in a uint32 header length
+    if (!in.read(lead + 10, 2)) bad(path, "a complete header", "end of file");
+    header_len |= byte(10) << 16 | byte(11) << 24;
+  } else if (lead[6] != 1) {
+    bad(path, "format version 1.0 or 2.0", fmt::format("{}.{}", int(lead[6]), int(lead[7])));
+  }
+  std::string header(header_len, '\0');
+  if (!in.read(header.data(), std::streamsize(header_len))) bad(path, "a complete header", "end of file");
+
+  const std::string_view dtype = value_of(header, "descr", path);
+  if (!dtype.starts_with(fmt::format("'{}'", descr<T>()))) {
+    bad(path, fmt::format("dtype '{}'", descr<T>()), dtype.substr(0, dtype.find(',')));
+  }
+  // numpy writes a 1-D shape as "(N,)"; "()" and "(N, M)" are other ranks.
+  const std::string_view shape = value_of(header, "shape", path);
+  const std::string_view shape_text = shape.substr(0, shape.find(')') + 1);
+  std::size_t n = 0;
+  const auto [end, ec] = std::from_chars(shape.data() + 1, shape.data() + shape.size(), n);
+  const std::string_view rest(end, shape.data() + shape.size());
+  if (!shape.starts_with('(') || ec != std::errc{} || !rest.starts_with(",)")) {
+    bad(path, "a 1-D shape (N,)", shape_text);
+  }
+
+  // Checked against the file size before allocating, so a corrupt shape cannot ask for terabytes.
+  const std::size_t data_bytes = std::filesystem::file_size(path) - std::size_t(in.tellg());
+  if (data_bytes % sizeof(T) != 0 || data_bytes / sizeof(T) != n) {
+    bad(path, fmt::format("{} elements for shape {}", n, shape_text), fmt::format("{} bytes of data", data_bytes));
+  }
+  std::vector<T> data(n);
+  if (!in.read(reinterpret_cast<char*>(data.data()), std::streamsize(data_bytes))) bad(path, "data", "a read error");
+  return data;
+}
+
+template std::vector<std::int64_t> read_npy<std::int64_t>(const std::filesystem::path&);
+template std::vector<std::int32_t> read_npy<std::int32_t>(const std::filesystem::path&);
+template std::vector<std::uint64_t> read_npy<std::uint64_t>(const std::filesystem::path&);
+template std::vector<double> read_npy<double>(const std::filesystem::path&);
+template std::vector<float> read_npy<float>(const std::filesystem::path&);
+
+}  // namespace gs::io

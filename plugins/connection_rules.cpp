@@ -1,0 +1,213 @@
+// The built-in connection rules (NEST's names and switches). Each draws from a counter-based
+// stream keyed by (seed, projection, row), so calling a rule twice emits the same synapses.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "engine/rng.hpp"
+#include "plugins/registry.hpp"
+
+namespace gs {
+
+namespace {
+
+constexpr double required = std::numeric_limits<double>::quiet_NaN();
+
+param_info autapses() {
+  return {"allow_autapses", "", "allow a neuron to connect to itself (source and target population equal)", 1,
+          param_info::boolean};
+}
+param_info multapses() {
+  return {"allow_multapses", "", "allow more than one synapse between the same pair", 1, param_info::boolean};
+}
+
+bool skip_autapse(const json& p, const rule_context& c, uint32_t s, uint32_t t) {
+  return c.same_population && s == t && !p["allow_autapses"].get<bool>();
+}
+
+// Sources a row may draw from once autapses are excluded.
+uint64_t candidates(const json& p, const rule_context& c, uint32_t n) {
+  return (c.same_population && !p["allow_autapses"].get<bool>()) ? n - 1 : n;
+}
+
+// k distinct or independent draws from [0, n) without `exclude`, in increasing order.
+void draw_row(rng_stream& rng, uint64_t k, uint32_t n, int64_t exclude, bool multapses, std::vector<uint32_t>& out) {
+  out.clear();
+  const uint64_t avail = n - (exclude >= 0 ? 1 : 0);
+  auto pick = [&](uint64_t x) { return static_cast<uint32_t>(exclude >= 0 && x >= uint64_t(exclude) ? x + 1 : x); };
+  if (multapses) {
+    for (uint64_t i = 0; i < k; ++i) out.push_back(pick(rng.below(avail)));
+  } else if (2 * k > avail) {  // dense: selection sampling keeps each subset equally likely
+    uint64_t need = k;
+    for (uint64_t x = 0; x < avail && need > 0; ++x)
+      if (rng.below(avail - x) < need) out.push_back(pick(x)), --need;
+  } else {  // sparse: redraw repeats, with a mark per candidate once rows get long
+    std::vector<char> taken(k > 64 ? n : 0, 0);
+    while (out.size() < k) {
+      const uint32_t v = pick(rng.below(avail));
+      const bool seen = taken.empty() ? std::find(out.begin(), out.end(), v) != out.end() : taken[v];
+      if (seen) continue;
+      if (!taken.empty()) taken[v] = 1;
+      out.push_back(v);
+    }
+  }
+  std::sort(out.begin(), out.end());
+}
+
+rule_info pairwise_bernoulli() {
+  rule_info r;
+  r.name = "pairwise_bernoulli";
+  r.doc = "each (source, target) pair is connected independently with probability p";
+  r.params = {{"p", "", "connection probability", required}, autapses()};
+  r.check = [](const json& p, const rule_context&) -> std::string {
+    const double prob = p["p"].get<double>();
+    return (prob >= 0 && prob <= 1) ? "" : fmt::format("p = {} is outside [0, 1]", prob);
+  };
+  r.generate = [](const json& p, const rule_context& c, synapse_sink& sink) {
+    const double prob = p["p"].get<double>();
+    if (prob <= 0) return;
+    const double log_q = std::log1p(-prob);
+    for (uint32_t s = 0; s < c.n_source; ++s) {
+      rng_stream rng(c.seed, rng_purpose::connect, c.projection, s);
+      // Geometric skips visit only the connected targets.
+      for (double j = -1;;) {
+        j += prob >= 1 ? 1 : 1 + std::floor(std::log(rng.uniform_pos()) / log_q);
+        if (j >= c.n_target) break;
+        const auto t = static_cast<uint32_t>(j);
+        if (!skip_autapse(p, c, s, t)) sink.add(s, t);
+      }
+    }
+  };
+  return r;
+}
+
+rule_info fixed_indegree() {
+  rule_info r;
+  r.name = "fixed_indegree";
+  r.doc = "each target receives exactly `indegree` synapses from randomly chosen sources";
+  r.params = {{"indegree", "", "synapses per target neuron", required, param_info::integer}, autapses(), multapses()};
+  r.check = [](const json& p, const rule_context& c) -> std::string {
+    const auto k = p["indegree"].get<uint64_t>();
+    if (candidates(p, c, c.n_source) == 0 && k > 0) return "no source neuron is allowed";
+    if (!p["allow_multapses"].get<bool>() && k > candidates(p, c, c.n_source))
+      return fmt::format("indegree {} exceeds the {} possible sources without multapses", k,
+                         candidates(p, c, c.n_source));
+    return "";
+  };
+  r.generate = [](const json& p, const rule_context& c, synapse_sink& sink) {
+    const auto k = p["indegree"].get<uint64_t>();
+    const bool no_self = c.same_population && !p["allow_autapses"].get<bool>();
+    std::vector<uint32_t> row;
+    for (uint32_t t = 0; t < c.n_target; ++t) {
+      rng_stream rng(c.seed, rng_purpose::connect, c.projection, t);
+      draw_row(rng, k, c.n_source, no_self ? int64_t(t) : -1, p["allow_multapses"].get<bool>(), row);
+      for (uint32_t s : row) sink.add(s, t);
+    }
+  };
+  return r;
+}
+
+rule_info fixed_outdegree() {
+  rule_info r;
+  r.name = "fixed_outdegree";
+  r.doc = "each source makes exactly `outdegree` synapses onto randomly chosen targets";
+  r.params = {{"outdegree", "", "synapses per source neuron", required, param_info::integer}, autapses(), multapses()};
+  r.check = [](const json& p, const rule_context& c) -> std::string {
+    const auto k = p["outdegree"].get<uint64_t>();
+    if (candidates(p, c, c.n_target) == 0 && k > 0) return "no target neuron is allowed";
+    if (!p["allow_multapses"].get<bool>() && k > candidates(p, c, c.n_target))
+      return fmt::format("outdegree {} exceeds the {} possible targets without multapses", k,
+                         candidates(p, c, c.n_target));
+    return "";
+  };
+  r.generate = [](const json& p, const rule_context& c, synapse_sink& sink) {
+    const auto k = p["outdegree"].get<uint64_t>();
+    const bool no_self = c.same_population && !p["allow_autapses"].get<bool>();
+    std::vector<uint32_t> row;
+    for (uint32_t s = 0; s < c.n_source; ++s) {
+      rng_stream rng(c.seed, rng_purpose::connect, c.projection, s);
+      draw_row(rng, k, c.n_target, no_self ? int64_t(s) : -1, p["allow_multapses"].get<bool>(), row);
+      for (uint32_t t : row) sink.add(s, t);
+    }
+  };
+  return r;
+}
+
+rule_info fixed_total_number() {
+  rule_info r;
+  r.name = "fixed_total_number";
+  r.doc = "exactly N synapses between uniformly chosen (source, target) pairs";
+  r.params = {{"N", "", "number of synapses", required, param_info::integer}, autapses(), multapses()};
+  r.check = [](const json& p, const rule_context& c) -> std::string {
+    const auto n = p["N"].get<uint64_t>();
+    const uint64_t pairs = uint64_t(c.n_source) * c.n_target -
+                           ((c.same_population && !p["allow_autapses"].get<bool>()) ? c.n_source : 0);
+    if (pairs == 0 && n > 0) return "no (source, target) pair is allowed";
+    if (!p["allow_multapses"].get<bool>() && n > pairs)
+      return fmt::format("N = {} exceeds the {} possible pairs without multapses", n, pairs);
+    return "";
+  };
+  r.generate = [](const json& p, const rule_context& c, synapse_sink& sink) {
+    const auto n = p["N"].get<uint64_t>();
+    const bool multapses = p["allow_multapses"].get<bool>();
+    rng_stream rng(c.seed, rng_purpose::connect, c.projection, 0);
+    const uint64_t pairs = uint64_t(c.n_source) * c.n_target;
+    std::vector<uint64_t> chosen;
+    chosen.reserve(n);
+    // Draw, sort, and (without multapses) drop repeats until N distinct pairs remain.
+    while (chosen.size() < n) {
+      while (chosen.size() < n) {
+        const uint64_t x = rng.below(pairs);
+        if (!skip_autapse(p, c, uint32_t(x / c.n_target), uint32_t(x % c.n_target))) chosen.push_back(x);
+      }
+      std::sort(chosen.begin(), chosen.end());
+      if (!multapses) chosen.erase(std::unique(chosen.begin(), chosen.end()), chosen.end());
+    }
+    for (uint64_t x : chosen) sink.add(uint32_t(x / c.n_target), uint32_t(x % c.n_target));
+  };
+  return r;
+}
+
+rule_info one_to_one() {
+  rule_info r;
+  r.name = "one_to_one";
+  r.doc = "source i connects to target i (populations of equal size)";
+  r.check = [](const json&, const rule_context& c) -> std::string {
+    return c.n_source == c.n_target
+               ? ""
+               : fmt::format("source and target sizes differ ({} and {})", c.n_source, c.n_target);
+  };
+  r.generate = [](const json&, const rule_context& c, synapse_sink& sink) {
+    for (uint32_t i = 0; i < c.n_source; ++i) sink.add(i, i);
+  };
+  return r;
+}
+
+rule_info all_to_all() {
+  rule_info r;
+  r.name = "all_to_all";
+  r.doc = "every source connects to every target";
+  r.params = {autapses()};
+  r.check = [](const json&, const rule_context&) -> std::string { return ""; };
+  r.generate = [](const json& p, const rule_context& c, synapse_sink& sink) {
+    for (uint32_t s = 0; s < c.n_source; ++s)
+      for (uint32_t t = 0; t < c.n_target; ++t)
+        if (!skip_autapse(p, c, s, t)) sink.add(s, t);
+  };
+  return r;
+}
+
+}  // namespace
+
+void register_builtin_rules(registry& reg) {
+  for (auto make : {pairwise_bernoulli, fixed_indegree, fixed_outdegree, fixed_total_number, one_to_one, all_to_all}) {
+    rule_info r = make();
+    r.origin = "built-in";
+    reg.add_rule(std::move(r));
+  }
+}
+
+}  // namespace gs

@@ -1,0 +1,55 @@
+// Test helpers: run a network given as JSON text in-process, and write scratch files.
+#pragma once
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+#include "engine/backends/event/simulator.hpp"
+#include "engine/network.hpp"
+#include "io/config.hpp"
+
+namespace gs::test {
+
+// A folder under the system temp dir, removed when the object goes away.
+struct scratch_dir {
+  std::filesystem::path path;
+  scratch_dir() {
+    static std::atomic<int> n{0};
+    path = std::filesystem::temp_directory_path() /
+           ("gillespike-test-" + std::to_string(getpid()) + "-" + std::to_string(n++));
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~scratch_dir() { std::filesystem::remove_all(path); }
+  std::filesystem::path write(const std::string& name, const std::string& text) const {
+    std::ofstream(path / name) << text;
+    return path / name;
+  }
+};
+
+struct sim_run {
+  run_config cfg;
+  network net;
+  run_result res;
+};
+
+inline sim_run simulate_json(const std::string& json_text, const std::vector<std::string>& sets = {}) {
+  scratch_dir dir;
+  const auto file = dir.write("run.json", json_text);
+  sim_run r{load_config(file, sets, default_registry()), {}, {}};
+  r.net = build_network(r.cfg, default_registry());
+  r.res = simulate_event(r.net, r.cfg);
+  return r;
+}
+
+// Spike times of one global id.
+inline std::vector<double> spikes_of(const run_result& res, uint32_t gid) {
+  std::vector<double> t;
+  for (size_t k = 0; k < res.spike_times.size(); ++k)
+    if (res.spike_gids[k] == gid) t.push_back(res.spike_times[k]);
+  return t;
+}
+
+}  // namespace gs::test

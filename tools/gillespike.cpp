@@ -1,0 +1,180 @@
+// The gillespike command: run a run file, validate it, or list what is registered.
+// Exit status: 0 success, 2 bad input (nothing written), 1 failure while running.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "engine/backends/event/simulator.hpp"
+#include "engine/network.hpp"
+#include "io/config.hpp"
+#include "io/run_outputs.hpp"
+#include "plugins/registry.hpp"
+
+#ifdef GILLESPIKE_HAVE_CUDA
+#include "engine/backends/cuda/device_info.hpp"
+#endif
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+double since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
+
+// A one-line bar on stderr, shown only for runs longer than about two seconds on a terminal.
+class progress_bar {
+ public:
+  progress_bar(double duration, bool enabled) : duration_(duration), enabled_(enabled && isatty(2)) {}
+  void operator()(double t) {
+    if (!enabled_) return;
+    const double elapsed = since(start_);
+    if (elapsed < 2.0) return;
+    const double frac = std::min(1.0, std::max(0.0, t / duration_));
+    const int width = 30, filled = static_cast<int>(frac * width);
+    const double eta = frac > 0 ? elapsed * (1 - frac) / frac : 0;
+    std::fprintf(stderr, "\r[%s%s] %5.1f%%  t = %.0f / %.0f ms  elapsed %.1f s  eta %.1f s ",
+                 std::string(filled, '#').c_str(), std::string(width - filled, ' ').c_str(), 100 * frac, t,
+                 duration_, elapsed, eta);
+    shown_ = true;
+  }
+  void finish() {
+    if (shown_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  double duration_;
+  bool enabled_, shown_ = false;
+  clock_type::time_point start_ = clock_type::now();
+};
+
+int run(const std::string& file, const std::string& out_override, const std::vector<std::string>& sets, bool quiet,
+        clock_type::time_point t_start) {
+  const gs::registry& reg = gs::default_registry();
+  const gs::run_config cfg = gs::load_config(file, sets, reg);
+  gs::run_timing timing;
+  auto t0 = clock_type::now();
+  gs::network net = gs::build_network(cfg, reg);
+  timing.build_s = since(t0);
+
+  t0 = clock_type::now();
+  progress_bar bar(cfg.duration, !quiet);
+  gs::run_result res = gs::simulate_event(net, cfg, [&](double t) { bar(t); });
+  bar.finish();
+  timing.simulate_s = since(t0);
+
+  t0 = clock_type::now();
+  const std::filesystem::path dir = out_override.empty() ? cfg.output_dir : out_override;
+  gs::write_run_data(dir, cfg, net, res);
+  timing.write_s = since(t0);
+  timing.wall_s = since(t_start);
+  const gs::json summary = gs::run_summary(cfg, net, res, timing);
+  gs::write_summary(dir, summary);
+
+  if (!quiet) {
+    std::printf("%s: %u neurons, %llu synapses, %.0f ms simulated (event backend)\n", cfg.file.c_str(), net.neurons,
+                static_cast<unsigned long long>(summary["synapses"].get<uint64_t>()), cfg.duration);
+    for (const auto& [name, p] : summary["populations"].items())
+      std::printf("  %-12s %8u neurons  %10llu spikes  %8.3f Hz\n", name.c_str(), p["size"].get<uint32_t>(),
+                  static_cast<unsigned long long>(p["spikes"].get<uint64_t>()), p["rate_hz"].get<double>());
+    std::printf("  spikes %llu, mean rate %.3f Hz, synaptic events %llu, queue events %llu\n",
+                static_cast<unsigned long long>(summary["spikes"].get<uint64_t>()), summary["mean_rate_hz"].get<double>(),
+                static_cast<unsigned long long>(res.synaptic_events), static_cast<unsigned long long>(res.events));
+    std::printf("  build %.3f s, simulate %.3f s (%.1f M synaptic events/s), write %.3f s, peak memory %.0f MB\n",
+                timing.build_s, timing.simulate_s, summary["synaptic_events_per_s"].get<double>() * 1e-6, timing.write_s,
+                summary["peak_memory_mb"].get<double>());
+    std::printf("  outputs in %s\n", dir.string().c_str());
+  }
+  return 0;
+}
+
+int validate(const std::string& file, const std::vector<std::string>& sets) {
+  const gs::run_config cfg = gs::load_config(file, sets, gs::default_registry());
+  uint64_t neurons = 0;
+  for (const auto& p : cfg.populations) neurons += p.size;
+  std::printf("%s: valid (%zu populations, %llu neurons, %zu projections, %zu stimuli, %.0f ms)\n", file.c_str(),
+              cfg.populations.size(), static_cast<unsigned long long>(neurons), cfg.projections.size(),
+              cfg.stimuli.size(), cfg.duration);
+  return 0;
+}
+
+void print_params(const std::vector<gs::param_info>& ps) {
+  for (const auto& p : ps) {
+    std::string dflt;
+    if (std::isnan(p.default_value)) dflt = "required";
+    else if (p.kind == gs::param_info::boolean) dflt = p.default_value != 0 ? "true" : "false";
+    else dflt = fmt::format("{:g}", p.default_value);
+    std::printf("      %-16s %-4s %-9s %s\n", p.name.c_str(), p.unit.c_str(), dflt.c_str(), p.doc.c_str());
+  }
+}
+
+int info() {
+  const gs::registry& reg = gs::default_registry();
+  std::printf("gillespike %s\n", GILLESPIKE_VERSION);
+  std::printf("backends: event (exact, event-driven)\n");
+#ifdef GILLESPIKE_HAVE_CUDA
+  std::printf("CUDA: %s\n", gs::cuda_device_summary().c_str());
+#else
+  std::printf("CUDA: not built (GILLESPIKE_CUDA=OFF)\n");
+#endif
+  std::printf("\ncell models (name, unit, default, meaning):\n");
+  for (const auto& m : reg.models()) {
+    std::printf("  %s [%s]: %s\n    parameters:\n", m.name.c_str(), m.origin.c_str(), m.doc.c_str());
+    print_params(m.params);
+    std::printf("    state (initial default):\n");
+    print_params(m.state);
+    std::string recs;
+    for (const auto& r : m.receptors) recs += (recs.empty() ? "" : ", ") + r;
+    std::printf("    receptors: %s\n", recs.c_str());
+  }
+  std::printf("\nconnection rules:\n");
+  for (const auto& r : reg.rules()) {
+    std::printf("  %s [%s]: %s\n", r.name.c_str(), r.origin.c_str(), r.doc.c_str());
+    print_params(r.params);
+  }
+  std::printf("\nstimuli: poisson, dc, spike_generator; recorders: spikes, state (see docs/config.md)\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto t_start = clock_type::now();
+  CLI::App app{"gillespike: exact event-driven simulation of spiking neural networks"};
+  app.require_subcommand(1);
+  std::string file, out;
+  std::vector<std::string> sets;
+  bool quiet = false;
+  auto* run_cmd = app.add_subcommand("run", "simulate a run file and write its outputs");
+  run_cmd->add_option("config", file, "run file (JSON)")->required();
+  run_cmd->add_option("-o,--output", out, "output folder (wins over outputs.dir)");
+  run_cmd->add_option("--set", sets, "override a run-file value: PATH=VALUE, e.g. run.duration=500")->take_all();
+  run_cmd->add_flag("-q,--quiet", quiet, "no summary and no progress bar");
+  auto* validate_cmd = app.add_subcommand("validate", "check a run file without running it");
+  validate_cmd->add_option("config", file, "run file (JSON)")->required();
+  validate_cmd->add_option("--set", sets, "override a run-file value: PATH=VALUE")->take_all();
+  app.add_subcommand("info", "version, cell models, connection rules and their parameters");
+  app.add_flag_callback("--version", [] {
+    std::printf("gillespike %s\n", GILLESPIKE_VERSION);
+    std::exit(0);
+  }, "print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  try {
+    if (*run_cmd) return run(file, out, sets, quiet, t_start);
+    if (*validate_cmd) return validate(file, sets);
+    return info();
+  } catch (const gs::config_error& e) {
+    std::fprintf(stderr, "gillespike: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gillespike: failed: %s\n", e.what());
+    return 1;
+  }
+}
