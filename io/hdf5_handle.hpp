@@ -83,8 +83,9 @@ class writer {
          "create group " + path);
   }
 
-  // Row-major data of the given shape. Arrays larger than one chunk are chunked and deflated; the
-  // rest stay contiguous, where a chunk index and filter would cost more than they save.
+  // Row-major data of the given shape. Arrays larger than one chunk are chunked (slices read one
+  // chunk); the rest stay contiguous. No compression: spike times barely compress and deflate
+  // cost more than the simulation itself on small networks.
   template <class T>
   void dataset(const std::string& path, std::initializer_list<hsize_t> shape, const T* data) {
     static_assert(std::is_same_v<T, double> || std::is_same_v<T, std::uint64_t>);
@@ -105,7 +106,6 @@ class writer {
         room = std::max<hsize_t>(room / *c, 1);
       }
       check(H5Pset_chunk(props.get(), int(chunk.size()), chunk.data()), shown_, "set chunking for " + path);
-      check(H5Pset_deflate(props.get(), 4), shown_, "set compression for " + path);
     }
     const auto dset = make(H5Dcreate2(file_.get(), path.c_str(), file_type, space.get(), H5P_DEFAULT,
                                       props.get(), H5P_DEFAULT),

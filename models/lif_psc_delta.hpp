@@ -75,13 +75,20 @@ struct lif_psc_delta {
     s.V_m = p.V_reset;
     s.refractory = p.t_ref;
   }
+  // The free trajectory relaxes toward V_inf, so the crossing time has a closed form. Inputs
+  // only add jumps that then decay, so V stays below the free trajectory plus the sum of the
+  // later jumps: the time the free trajectory reaches V_th - margin is a lower bound that holds
+  // while later jumps add up to at most the margin.
   static spike_estimate estimate(const state& s, const params& p) {
     const bool refr = s.refractory > 0;
     const double v = refr ? p.V_reset : s.V_m;
     if (!refr && v >= p.V_th) return spike_estimate::at(0);
     const double v_ss = p.E_L + p.R * (p.I_e + s.I_dc);
-    if (v_ss <= p.V_th) return spike_estimate::at(no_spike);
-    return spike_estimate::at(s.refractory + p.tau_m * std::log((v_ss - v) / (v_ss - p.V_th)));
+    const double margin = 0.5 * (p.V_th - std::max(v, v_ss));
+    if (v_ss <= p.V_th) return {no_spike, true, std::max(margin, 0.0), no_spike};
+    const double gap = p.V_th - v;
+    return {s.refractory + p.tau_m * std::log((v_ss - v) / (v_ss - p.V_th)), true, 0.5 * gap,
+            s.refractory + p.tau_m * std::log((v_ss - v) / (v_ss - p.V_th + 0.5 * gap))};
   }
   static double input_effect(const params& p, double w, int receptor) {
     return w <= 0 ? 0 : receptor == dc_receptor ? w * p.R : w;
