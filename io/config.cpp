@@ -110,6 +110,9 @@ struct checker {
     return x;
   }
   uint64_t count(const json& v, const std::string& path, uint64_t max) const {
+    if (v.is_number_float())
+      fail(path, fmt::format("expected a non-negative integer, found the number {} (write integers without a "
+                             "decimal point or exponent)", v.dump()));
     if (!v.is_number_integer() && !v.is_number_unsigned())
       fail(path, fmt::format("expected a non-negative integer, found {}", type_name(v)));
     if (v.is_number_integer() && v.get<int64_t>() < 0)
@@ -146,7 +149,9 @@ struct checker {
     if (!v.is_object() || v.size() != 1)
       fail(path, fmt::format("expected a number or a distribution object with one key ({}), found {}",
                              join(kinds), type_name(v)));
-    const auto& [kind, body] = *v.items().begin();
+    // Not a structured binding of *v.items().begin(): that binds to a temporary that dies at once.
+    const std::string kind = v.begin().key();
+    const json& body = v.begin().value();
     const std::string p = at(path, kind);
     value_spec s;
     if (kind == "uniform") {
@@ -199,32 +204,85 @@ std::vector<std::string> names_of(const std::vector<param_info>& ps) {
   return n;
 }
 
+// A key given twice in one object would silently keep only the last value (a duplicated
+// population would vanish), so it is an error like an unknown key.
+struct duplicate_keys {
+  struct frame {
+    bool array = false;
+    size_t index = 0;
+    std::string key;
+    std::set<std::string> keys;
+  };
+  std::vector<frame> stack;
+  std::string file;
+
+  void element_done() {
+    if (!stack.empty() && stack.back().array) ++stack.back().index;
+  }
+  bool operator()(int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start: stack.emplace_back(); break;
+      case json::parse_event_t::array_start:
+        stack.emplace_back();
+        stack.back().array = true;
+        break;
+      case json::parse_event_t::key: {
+        frame& f = stack.back();
+        f.key = parsed.get<std::string>();
+        if (!f.keys.insert(f.key).second) {
+          std::string path;
+          for (const auto& fr : stack)
+            path += (path.empty() ? "" : ".") + (fr.array ? std::to_string(fr.index) : fr.key);
+          throw config_error(file, path, "key given twice in the same object (JSON keeps only one of them)");
+        }
+        break;
+      }
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        stack.pop_back();
+        element_done();
+        break;
+      case json::parse_event_t::value: element_done(); break;
+    }
+    return true;
+  }
+};
+
 json parse_file(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec))
+    throw config_error(file.string(), "", "is a folder, not a run file");
   std::ifstream in(file, std::ios::binary);
   if (!in) throw config_error(file.string(), "", "cannot open the run file (missing or unreadable)");
   std::stringstream buf;
   buf << in.rdbuf();
   const std::string text = buf.str();
   try {
-    return json::parse(text);
+    return json::parse(text, duplicate_keys{{}, file.string()});
   } catch (const json::parse_error& e) {
     size_t line = 1, col = 1;
     for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
       if (text[i] == '\n') ++line, col = 1;
       else ++col;
     }
+    // nlohmann's text repeats the position: keep only what went wrong.
     std::string what = e.what();
     if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
+    if (auto p = what.find(": "); what.rfind("parse error at line", 0) == 0 && p != std::string::npos)
+      what = what.substr(p + 2);
     throw config_error(file.string(), "", fmt::format("malformed JSON at line {}, column {}: {}", line, col, what));
   }
 }
 
 // --set PATH=VALUE: VALUE is JSON; text that is not JSON is taken as a string.
-void apply_override(json& doc, const std::string& item) {
+void apply_override(json& doc, const std::string& item, const std::string& file) {
   const auto eq = item.find('=');
   if (eq == std::string::npos || eq == 0)
-    throw config_error("--set", item, "expected PATH=VALUE, e.g. run.duration=500");
+    throw config_error(file, "", fmt::format("--set {}: expected PATH=VALUE, e.g. run.duration=500", item));
   const std::string path = item.substr(0, eq), text = item.substr(eq + 1);
+  auto bad = [&](const std::string& where, const std::string& problem) {
+    return config_error(file, where, fmt::format("{}, in --set {}", problem, item));
+  };
   json value = json::parse(text, nullptr, false);
   if (value.is_discarded()) value = text;
   json* node = &doc;
@@ -233,17 +291,19 @@ void apply_override(json& doc, const std::string& item) {
   for (;;) {
     const size_t dot = path.find('.', start);
     const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (key.empty()) throw config_error("--set", path, "empty component in the path");
+    if (key.empty()) throw bad(path, "empty component in the path");
     walked = walked.empty() ? key : walked + "." + key;
     if (node->is_array()) {
       size_t idx = 0;
       auto [ptr, ec] = std::from_chars(key.data(), key.data() + key.size(), idx);
       if (ec != std::errc() || ptr != key.data() + key.size() || idx >= node->size())
-        throw config_error("--set", walked, fmt::format("no element {} in an array of {}", key, node->size()));
+        throw bad(walked, fmt::format("no element {} in an array of {} (elements count from 0; --set cannot "
+                                      "add one, set the whole array instead)",
+                                      key, node->size()));
       node = &(*node)[idx];
     } else {
       if (!node->is_object() && !node->is_null())
-        throw config_error("--set", walked, fmt::format("cannot descend into {}", type_name(*node)));
+        throw bad(walked, fmt::format("cannot descend into {}", type_name(*node)));
       node = &(*node)[key];
     }
     if (dot == std::string::npos) break;
@@ -260,7 +320,7 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
   cfg.file = file.string();
   checker c{cfg.file};
   json doc = parse_file(file);
-  for (const auto& o : overrides) apply_override(doc, o);
+  for (const auto& o : overrides) apply_override(doc, o, cfg.file);
   cfg.document = doc;
 
   c.object(doc, "");
@@ -286,6 +346,9 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
   uint64_t total = 0;
   for (const auto& [name, body] : pops.items()) {
     const std::string p = c.at("populations", name);
+    if (name.empty() || name.find('/') != std::string::npos)
+      c.fail(p, fmt::format("{}; a population name becomes an HDF5 group in spikes.h5 and traces.h5",
+                            name.empty() ? "empty population name" : "population name \"" + name + "\" contains '/'"));
     c.object(body, p);
     c.keys(body, p, {"size", "model", "params", "initial"});
     population_spec ps;
@@ -385,14 +448,33 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
       for (const auto& t : ps.targets) {
         const auto& tgt = cfg.populations[cfg.population_index(t)];
         rule_context ctx{src.size, tgt.size, src.name == tgt.name, cfg.seed, 0};
-        if (std::string err = ri->check(ps.rule_params, ctx); !err.empty())
-          c.fail(rp, fmt::format("{} (source \"{}\", target \"{}\")", err, src.name, tgt.name));
+        if (std::string err = ri->check(ps.rule_params, ctx); !err.empty()) {
+          // Rules word their problems "p = 1.5 is ..."; when the first word is a parameter, point at it.
+          const std::string first = err.substr(0, err.find(' '));
+          const bool names_param = given.contains(first) && ri->params.end() !=
+              std::find_if(ri->params.begin(), ri->params.end(), [&](const param_info& pi) { return pi.name == first; });
+          c.fail(names_param ? c.at(rp, first) : rp,
+                 fmt::format("{} (source \"{}\", target \"{}\")", err, src.name, tgt.name));
+        }
       }
       ps.weight = body.contains("weight") ? c.value(body["weight"], c.at(p, "weight")) : value_spec::of(1.0);
       if (body.contains("delay")) ps.delay = c.value(body["delay"], c.at(p, "delay"));
-      if (ps.delay.min_value() < cfg.min_delay)
-        c.fail(c.at(p, "delay"), fmt::format("delay can be {} ms, below the minimum delay run.min_delay = {} ms",
-                                             ps.delay.min_value(), cfg.min_delay));
+      if (ps.delay.min_value() < cfg.min_delay) {
+        const std::string floor = fmt::format("the minimum delay run.min_delay = {} ms", cfg.min_delay);
+        switch (ps.delay.kind) {
+          case value_spec::constant:
+            c.fail(c.at(p, "delay"), fmt::format("delay {} ms is below {}", ps.delay.a, floor));
+          case value_spec::uniform:
+            c.fail(c.at(p, "delay"), fmt::format("delays can be as small as {} ms, below {}", ps.delay.a, floor));
+          case value_spec::normal:
+            c.fail(c.at(p, "delay"), fmt::format("delays can be as small as {} ms, below {}; give the normal "
+                                                 "distribution a \"min\" of at least {}",
+                                                 ps.delay.lo, floor, cfg.min_delay));
+          case value_spec::lognormal:
+            c.fail(c.at(p, "delay"), fmt::format("lognormal delays come arbitrarily close to 0 ms, below {}; use a "
+                                                 "uniform or a normal distribution with \"min\"", floor));
+        }
+      }
       ps.receptor = receptor(body, p, ps.targets, &ps.weight);
       cfg.projections.push_back(std::move(ps));
     }
@@ -499,6 +581,9 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
         r.interval = body.contains("interval") ? c.positive(body["interval"], c.at(p, "interval")) : 1.0;
         r.start = body.contains("start") ? c.positive(body["start"], c.at(p, "start"), true) : 0.0;
         r.name = body.contains("name") ? c.string(body["name"], c.at(p, "name")) : r.population;
+        if (r.name.empty() || r.name.find('/') != std::string::npos)
+          c.fail(c.at(p, "name"), fmt::format("{}; it becomes an HDF5 group in traces.h5",
+                                              r.name.empty() ? "empty name" : "\"" + r.name + "\" contains '/'"));
         if (!trace_names.insert(r.name).second)
           c.fail(c.at(p, "name"), fmt::format("a state recorder named \"{}\" exists already; give this one a "
                                               "different \"name\"", r.name));
@@ -513,7 +598,10 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
   if (doc.contains("outputs")) {
     const json& out = c.object(doc["outputs"], "outputs");
     c.keys(out, "outputs", {"dir", "formats", "phy_sample_rate"});
-    if (out.contains("dir")) cfg.output_dir = c.string(out["dir"], "outputs.dir");
+    if (out.contains("dir")) {
+      cfg.output_dir = c.string(out["dir"], "outputs.dir");
+      if (cfg.output_dir.empty()) c.fail("outputs.dir", "expected a folder name, found an empty string");
+    }
     if (out.contains("formats")) {
       cfg.formats = c.strings(out["formats"], "outputs.formats");
       const std::vector<std::string> known{"sonata", "phy"};
