@@ -80,7 +80,7 @@ projection connect(const rule_info& rule, const json& rule_params, const rule_co
   return p;
 }
 
-network build_network(const run_config& cfg, const registry& reg) {
+network build_populations(const run_config& cfg, const registry& reg) {
   network net;
   try {
     for (size_t i = 0; i < cfg.populations.size(); ++i) {
@@ -92,6 +92,11 @@ network build_network(const run_config& cfg, const registry& reg) {
     throw config_error(cfg.file, e.path, e.problem);  // drawn parameters: the file is ours
   }
   net.outgoing.resize(net.populations.size());
+  return net;
+}
+
+network build_network(const run_config& cfg, const registry& reg) {
+  network net = build_populations(cfg, reg);
   for (const auto& spec : cfg.projections) {
     const auto src = static_cast<uint32_t>(cfg.population_index(spec.source));
     for (const auto& tname : spec.targets) {

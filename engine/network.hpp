@@ -42,6 +42,10 @@ struct network {
 // Creates neurons and synapses; throws config_error for problems only found when drawing.
 network build_network(const run_config& cfg, const registry& reg);
 
+// The neurons alone (parameters drawn and checked by their models): what `validate` can check
+// short of running, without the cost of the synapses.
+network build_populations(const run_config& cfg, const registry& reg);
+
 // One projection between two populations (used by build_network and by tests of the storage).
 projection connect(const rule_info& rule, const json& rule_params, const rule_context& ctx,
                    const value_spec& weight, const value_spec& delay);

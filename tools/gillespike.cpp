@@ -91,8 +91,8 @@ int run(const std::string& file, const std::string& out_override, const std::vec
 
 int validate(const std::string& file, const std::vector<std::string>& sets) {
   const gs::run_config cfg = gs::load_config(file, sets, gs::default_registry());
-  uint64_t neurons = 0;
-  for (const auto& p : cfg.populations) neurons += p.size;
+  const gs::network net = gs::build_populations(cfg, gs::default_registry());
+  const uint64_t neurons = net.neurons;
   std::printf("%s: valid (%zu populations, %llu neurons, %zu projections, %zu stimuli, %.0f ms)\n", file.c_str(),
               cfg.populations.size(), static_cast<unsigned long long>(neurons), cfg.projections.size(),
               cfg.stimuli.size(), cfg.duration);
@@ -149,11 +149,14 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand("run", "simulate a run file and write its outputs");
   run_cmd->add_option("config", file, "run file (JSON)")->required();
   run_cmd->add_option("-o,--output", out, "output folder (wins over outputs.dir)");
-  run_cmd->add_option("--set", sets, "override a run-file value: PATH=VALUE, e.g. run.duration=500")->take_all();
+  // One value per --set, so `--set a=1 run.json` still finds the run file.
+  run_cmd->add_option("--set", sets, "override a run-file value: PATH=VALUE, e.g. run.duration=500")
+      ->allow_extra_args(false)
+      ->take_all();
   run_cmd->add_flag("-q,--quiet", quiet, "no summary and no progress bar");
   auto* validate_cmd = app.add_subcommand("validate", "check a run file without running it");
   validate_cmd->add_option("config", file, "run file (JSON)")->required();
-  validate_cmd->add_option("--set", sets, "override a run-file value: PATH=VALUE")->take_all();
+  validate_cmd->add_option("--set", sets, "override a run-file value: PATH=VALUE")->allow_extra_args(false)->take_all();
   app.add_subcommand("info", "version, cell models, connection rules and their parameters");
   app.add_flag_callback("--version", [] {
     std::printf("gillespike %s\n", GILLESPIKE_VERSION);
