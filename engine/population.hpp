@@ -4,6 +4,8 @@
 #pragma once
 #include <fmt/format.h>
 
+#include <array>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -60,6 +62,8 @@ class population_of final : public population_base {
       Model::prepare(p);
     }
     shared_params_ = !per_neuron;
+    if constexpr (has_frame)
+      if (shared_params_) rate_ = Model::frame_rate(params_[0]);
     slots_.resize(size);
     rng_stream irng(seed, rng_purpose::initial, pop_index);
     for (uint32_t i = 0; i < size; ++i) {
@@ -74,38 +78,24 @@ class population_of final : public population_base {
 
   void deliver(double t, std::span<const uint32_t> targets, const float* weights, double weight, int receptor,
                indexed_heap& queue) override {
+    if constexpr (has_frame) {
+      if (rate_ > 0 && receptor != dc_receptor) return deliver_summed(t, targets, weights, weight, receptor, queue);
+    }
     for (size_t k = 0; k < targets.size(); ++k) {
       const uint32_t i = targets[k];
       const params& pi = p(i);
       slot& sl = slots_[i];
-      if (t != sl.t_last) {
-        Model::advance(sl.s, pi, t - sl.t_last);
-        sl.t_last = t;
-      }
+      touch(sl, pi, t);
       const double w = weights ? double(weights[k]) : weight;
       Model::receive(sl.s, pi, w, receptor);
-      // Most inputs fit in the margin the last estimate left: the queue key stays a valid lower
-      // bound and neither a new estimate nor a queue update is needed.
-      const double effect = Model::input_effect(pi, w, receptor);
-      sl.exact = false;
-      if (effect <= sl.margin) {
-        sl.margin -= effect;
-        const uint32_t g = first_gid + i;
-        // Past the fallback time the trajectory is already within the margin: look now.
-        if (effect > 0 && sl.fallback < queue.key(g)) queue.set(g, std::max(sl.fallback, t));
-        continue;
-      }
-      schedule(t, i, Model::estimate(sl.s, pi), queue);
+      after_input(t, i, Model::input_effect(pi, w, receptor), queue);
     }
   }
 
   bool on_due(double t, uint32_t i, indexed_heap& queue) override {
     const params& pi = p(i);
     slot& sl = slots_[i];
-    if (t != sl.t_last) {
-      Model::advance(sl.s, pi, t - sl.t_last);
-      sl.t_last = t;
-    }
+    touch(sl, pi, t);
     if (!sl.exact) {  // a lower bound came due
       const spike_estimate e = Model::next_spike(sl.s, pi);
       if (!e.exact || e.dt > 0) {
@@ -119,9 +109,9 @@ class population_of final : public population_base {
   }
 
   double sample(double t, uint32_t i, int variable) const override {
-    state s = slots_[i].s;
-    if (t > slots_[i].t_last) Model::advance(s, p(i), t - slots_[i].t_last);
-    return s.*(Model::state_table[variable].member);
+    slot copy = slots_[i];
+    touch(copy, p(i), t);
+    return copy.s.*(Model::state_table[variable].member);
   }
 
   int receptor_index(const std::string& r) const override {
@@ -136,13 +126,90 @@ class population_of final : public population_base {
   }
 
  private:
+  // Models that declare a frame_rate sum their inputs instead of advancing per input (below).
+  static constexpr bool has_frame = requires(const params& q) { Model::frame_rate(q); };
+  static constexpr int n_sums = [] {
+    if constexpr (has_frame) return Model::frame_sums;
+    else return 0;
+  }();
+
   struct slot {
     state s;
-    double t_last = 0;
+    double t_last = 0;    // the time of `s`
     double margin = 0;    // input effect the queue key can still absorb
     double fallback = 0;  // the key once an input arrives, while the margin lasts
     bool exact = false;
+    std::array<double, n_sums> sums{};  // inputs since t_last not yet folded into `s`
   };
+
+  // After an input: most fit in the margin the last estimate left, so the queue key stays a
+  // valid lower bound and neither a new estimate nor a queue update is needed.
+  void after_input(double t, uint32_t i, double effect, indexed_heap& queue) {
+    slot& sl = slots_[i];
+    sl.exact = false;
+    if (effect <= sl.margin) {
+      sl.margin -= effect;
+      const uint32_t g = first_gid + i;
+      // Past the fallback time the trajectory is already within the margin: look now.
+      if (effect > 0 && sl.fallback < queue.key(g)) queue.set(g, std::max(sl.fallback, t));
+      return;
+    }
+    schedule(t, i, Model::estimate(sl.s, p(i)), queue);
+  }
+
+  // Brings the slot's state to time t, folding in the summed inputs.
+  void touch(slot& sl, const params& pi, double t) const {
+    if (t != sl.t_last) Model::advance(sl.s, pi, t - sl.t_last);
+    sl.t_last = t;
+    if constexpr (has_frame) {
+      if (rate_ > 0) {
+        bool any = false;
+        for (double x : sl.sums) any |= x != 0;
+        if (any) {
+          Model::fold(sl.s, pi, sl.sums, std::exp(-rate_ * (t - origin_)));
+          sl.sums.fill(0);
+        }
+      }
+    }
+  }
+
+  // Superposition. Outside the refractory period these models are linear, so an input's part
+  // of the state at a later time t is its weight times fixed exponentials of (t - t_input), the
+  // same for every neuron of the population. Written in a frame that decays at rate_ from
+  // origin_, the input adds w * exp(rate (t_input - origin)) (or a power of it) to a per-neuron
+  // sum: one exponential per delivered row, a multiply-add per synapse, and the sums are folded
+  // into the state when it is next read. Inputs that reach a refractory neuron, or do not fit in
+  // the margin, take the ordinary path.
+  void deliver_summed(double t, std::span<const uint32_t> targets, const float* weights, double weight, int receptor,
+                      indexed_heap& queue) {
+    if (rate_ * (t - origin_) > frame_span) move_origin(t);
+    const params& pi = params_[0];
+    std::array<double, Model::frame_terms> c{};
+    Model::frame_weights(pi, receptor, std::exp(rate_ * (t - origin_)), c);
+    const int first = Model::frame_first(receptor);
+    const double row_effect = Model::input_effect(pi, weight, receptor);
+    for (size_t k = 0; k < targets.size(); ++k) {
+      const uint32_t i = targets[k];
+      slot& sl = slots_[i];
+      const double w = weights ? double(weights[k]) : weight;
+      const double effect = weights ? Model::input_effect(pi, w, receptor) : row_effect;
+      if (t - sl.t_last >= sl.s.refractory && effect <= sl.margin) {
+        for (int j = 0; j < Model::frame_terms; ++j) sl.sums[first + j] += w * c[j];
+        after_input(t, i, effect, queue);
+        continue;
+      }
+      touch(sl, pi, t);
+      Model::receive(sl.s, pi, w, receptor);
+      after_input(t, i, effect, queue);
+    }
+  }
+
+  // Keeps exp(rate (t - origin)) and its powers (up to 16) far from overflow.
+  static constexpr double frame_span = 40;
+  void move_origin(double t) {
+    for (auto& sl : slots_) touch(sl, params_[0], t);
+    origin_ = t;
+  }
   void schedule(double t, uint32_t i, const spike_estimate& e, indexed_heap& queue) {
     slot& sl = slots_[i];
     sl.exact = e.exact;
@@ -161,6 +228,7 @@ class population_of final : public population_base {
   std::vector<params> params_;
   bool shared_params_ = true;
   std::vector<slot> slots_;
+  double rate_ = 0, origin_ = 0;  // frame decay rate (0: no summing), frame origin
 };
 
 // The registry entry of a model: its tables for `info` and validation, and its factory.

@@ -64,6 +64,15 @@ struct lif_psc_delta {
     const double v_ss = p.E_L + p.R * (p.I_e + s.I_dc);
     s.V_m = v_ss + (s.V_m - v_ss) * std::exp(-h * p.inv_tau_m);
   }
+  // Superposition in the event backend (engine/population.hpp): outside the refractory period a
+  // jump w at t_i adds w exp(-(t - t_i) / tau_m) to V at t; with g = exp((t_i - origin) / tau_m)
+  // the inputs sum to one number, folded in at t.
+  static double frame_rate(const params& p) { return p.inv_tau_m; }
+  static constexpr int frame_sums = 1, frame_terms = 1;
+  static int frame_first(int) { return 0; }
+  static void frame_weights(const params&, int, double g, std::array<double, 1>& c) { c = {g}; }
+  static void fold(state& s, const params&, const std::array<double, 1>& sum, double x) { s.V_m += x * sum[0]; }
+
   GS_HD static void receive(state& s, const params&, double w, int receptor) {
     if (receptor == dc_receptor) s.I_dc += w;
     else if (s.refractory <= 0) s.V_m += w;
@@ -78,17 +87,20 @@ struct lif_psc_delta {
   // The free trajectory relaxes toward V_inf, so the crossing time has a closed form. Inputs
   // only add jumps that then decay, so V stays below the free trajectory plus the sum of the
   // later jumps: the time the free trajectory reaches V_th - margin is a lower bound that holds
-  // while later jumps add up to at most the margin.
+  // while later jumps add up to at most the margin. Far from the crossing that bound alone is
+  // the key (inputs within the margin then need no queue update); near it the exact time is,
+  // with the bound as fallback. Margin 0.35 of the distance to threshold and "near" below
+  // tau_m / 5 were the fastest on the delta benchmark (docs/benchmarks.md).
   static spike_estimate estimate(const state& s, const params& p) {
     const bool refr = s.refractory > 0;
     const double v = refr ? p.V_reset : s.V_m;
     if (!refr && v >= p.V_th) return spike_estimate::at(0);
     const double v_ss = p.E_L + p.R * (p.I_e + s.I_dc);
-    const double margin = 0.5 * (p.V_th - std::max(v, v_ss));
-    if (v_ss <= p.V_th) return {no_spike, true, std::max(margin, 0.0), no_spike};
-    const double gap = p.V_th - v;
-    return {s.refractory + p.tau_m * std::log((v_ss - v) / (v_ss - p.V_th)), true, 0.5 * gap,
-            s.refractory + p.tau_m * std::log((v_ss - v) / (v_ss - p.V_th + 0.5 * gap))};
+    if (v_ss <= p.V_th) return {no_spike, true, std::max(0.35 * (p.V_th - std::max(v, v_ss)), 0.0), no_spike};
+    const double margin = 0.35 * (p.V_th - v);
+    const double t_low = s.refractory + p.tau_m * std::log((v_ss - v) / (v_ss - p.V_th + margin));
+    if (t_low > 0.2 * p.tau_m) return spike_estimate::bound(t_low, margin);
+    return {s.refractory + p.tau_m * std::log((v_ss - v) / (v_ss - p.V_th)), true, margin, t_low};
   }
   static double input_effect(const params& p, double w, int receptor) {
     return w <= 0 ? 0 : receptor == dc_receptor ? w * p.R : w;

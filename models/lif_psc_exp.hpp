@@ -123,6 +123,25 @@ struct lif_psc_exp {
     s.I_in *= dec_in;
   }
 
+  // Superposition in the event backend (engine/population.hpp): with both synaptic time
+  // constants dividing tau_m, an input of weight w at time t_i adds to the state at t
+  //   I_x: w exp(-(t - t_i) / tau_x),   V: w a_x (exp(-(t - t_i) / tau_x) - exp(-(t - t_i) / tau_m)),
+  // all powers of exp(-(t - t_i) / tau_m). With g = exp((t_i - origin) / tau_m), receptor x keeps
+  // two sums, of w g^k (k = tau_m / tau_x) and of w g; fold() adds them in at t.
+  static double frame_rate(const params& p) { return p.pow_ex && p.pow_in ? p.inv_tau_m : 0; }
+  static constexpr int frame_sums = 4, frame_terms = 2;
+  static int frame_first(int receptor) { return 2 * receptor; }
+  static void frame_weights(const params& p, int receptor, double g, std::array<double, 2>& c) {
+    c = {ipow(g, receptor == 0 ? p.pow_ex : p.pow_in), g};
+  }
+  // x = exp(-(t - origin) / tau_m).
+  static void fold(state& s, const params& p, const std::array<double, 4>& sum, double x) {
+    const double x_ex = ipow(x, p.pow_ex) * sum[0], x_in = ipow(x, p.pow_in) * sum[2];
+    s.I_ex += x_ex;
+    s.I_in += x_in;
+    s.V_m += p.a_ex * (x_ex - x * sum[1]) + p.a_in * (x_in - x * sum[3]);
+  }
+
   GS_HD static void receive(state& s, const params&, double w, int receptor) {
     if (receptor == 0) s.I_ex += w;
     else if (receptor == 1) s.I_in += w;

@@ -28,10 +28,10 @@ struct parrot_neuron {
   static state initial(const params&) { return {}; }
   GS_HD static void advance(state&, const params&, double) {}
   GS_HD static void receive(state& s, const params&, double, int receptor) {
-    if (receptor != dc_receptor) s.pending = 1;
+    if (receptor != dc_receptor) s.pending += 1;
   }
   GS_HD static bool crossed(const state& s, const params&) { return s.pending > 0; }
-  GS_HD static void reset(state& s, const params&) { s.pending = 0; }
+  GS_HD static void reset(state& s, const params&) { s.pending -= 1; }  // one spike per input
   static spike_estimate estimate(const state& s, const params&) {
     return spike_estimate::at(s.pending > 0 ? 0 : no_spike);
   }

@@ -159,6 +159,10 @@ TEST_CASE("commensurate (tau_m = 5 tau_ex) and unrelated (tau_in = 3) synaptic t
   compare(2.0, 3.0);
 }
 
+TEST_CASE("both synaptic time constants divide tau_m (inputs summed per row, then folded in)") {
+  compare(2.0, 5.0);
+}
+
 TEST_CASE("synaptic time constant equal to the membrane's") {
   compare(10.0, 3.7);
 }
