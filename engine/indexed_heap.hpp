@@ -62,10 +62,15 @@ class indexed_heap {
     for (;;) {
       const uint32_t first = 4 * i + 1;
       if (first >= n) break;
-      const uint32_t last = first + 4 < n ? first + 4 : n;
       uint32_t c = first;
-      for (uint32_t k = first + 1; k < last; ++k)
-        if (heap_[k] < heap_[c]) c = k;
+      if (first + 4 <= n) {  // all four children: a tournament the compiler turns into selects
+        const uint32_t a = heap_[first + 1] < heap_[first] ? first + 1 : first;
+        const uint32_t b = heap_[first + 3] < heap_[first + 2] ? first + 3 : first + 2;
+        c = heap_[b] < heap_[a] ? b : a;
+      } else {
+        for (uint32_t k = first + 1; k < n; ++k)
+          if (heap_[k] < heap_[c]) c = k;
+      }
       if (!(heap_[c] < e)) break;
       place(i, heap_[c]);
       i = c;

@@ -24,7 +24,7 @@ struct lif_psc_exp {
     // Derived by prepare().
     double R = 0, inv_tau_m = 0, a_ex = 0, a_in = 0, d_ex = 0, d_in = 0;
     double psp_ex = 0, psp_in = 0;  // peak voltage of a unit-current synaptic event (mV/pA)
-    double near = 0;                // solve for the exact crossing only when it may be this close
+    double near = 0;                // solve the trajectory only when a crossing may be this close
     int pow_ex = 0, pow_in = 0;  // tau_m / tau_syn when that is a small integer
   };
   struct state {
@@ -184,9 +184,9 @@ struct lif_psc_exp {
     const double a = i_ex * p.psp_ex + i_in * p.psp_in;
     const double gap = p.V_th - v - (a < p.V_th - v ? a : 0);
     // A small margin keeps the bound close to the trajectory; a large one absorbs more inputs
-    // before a new bound is needed. 0.2 of the gap was fastest on the CUBA network (0.1 to 0.7
-    // tried, see docs/benchmarks.md).
-    const double margin = 0.2 * gap, theta = p.V_th - margin;
+    // before a new bound is needed. 0.15 of the gap was fastest on the CUBA network (0.02 to
+    // 0.7 tried, see docs/benchmarks.md).
+    const double margin = 0.15 * gap, theta = p.V_th - margin;
     if (w_inf <= theta || (v_ss + a <= theta && v + a <= theta)) return spike_estimate::bound(no_spike, margin);
     // Each bound's time is tau_m log(x); the larger x gives the later time, and
     // log x >= 2 (x - 1) / (x + 1) for x >= 1 keeps it a lower bound without a logarithm.
@@ -200,7 +200,8 @@ struct lif_psc_exp {
   // to the margin, so most later inputs again cost no new solution.
   static spike_estimate next_spike(const state& s, const params& p) {
     const spike_estimate bound = estimate(s, p);
-    if (bound.exact) return bound;
+    // While even the cheap bound is far, it serves as the next key; solving is left for later.
+    if (bound.exact || bound.dt > p.near) return bound;
     const double r = std::max(s.refractory, 0.0);
     exp_sum f = trajectory(s, p);  // V(r + t) - V_th for t >= 0
     const double margin = bound.margin;
