@@ -19,7 +19,7 @@ struct exp_sum {
   int n = 0, md = 0;
   double d = 0, rd = 0;    // d * t * exp(-rd * t), rd = md * base
   double base = 0;         // 0: the rates are unrelated and each term needs its own exp()
-  double slack = 0, rate_max = 0;  // set by finish()
+  double rate_max = 0;  // set by finish()
 
   // The terms' exponentials at one time, shared by the value, the slope and the bounds.
   struct point {
@@ -61,22 +61,36 @@ struct exp_sum {
       const double gmax = (a.t <= peak && peak <= b.t) ? peak * std::exp(-1.0) : std::max(ga, gb);
       u += d > 0 ? d * gmax : d * std::min(ga, gb);
     }
-    return u + slack;
+    return u + slack(a, b);
   }
-  // Lower bound of f' on [a, b].
-  double slope_lower(const point& a, const point& b) const {
+  // Lower and upper bounds of f' on [a, b].
+  double slope_lower(const point& a, const point& b) const { return slope_bound(a, b, -1); }
+  double slope_upper(const point& a, const point& b) const { return slope_bound(a, b, +1); }
+  double slope_bound(const point& a, const point& b, int side) const {
     double l = 0;
     for (int k = 0; k < n; ++k) {
       const double s = -r[k] * c[k];  // the term's slope is s exp(-r t): monotone
-      l += s * (s < 0 ? a.e[k] : b.e[k]);
+      l += s * ((s < 0) == (side < 0) ? a.e[k] : b.e[k]);
     }
     if (d != 0) {
       // g'(t) = (1 - rd t) exp(-rd t) falls until t = 2/rd and rises after.
       const double ga = (1 - rd * a.t) * a.ed, gb = (1 - rd * b.t) * b.ed, lo = 2 / rd;
       const double gmin = (a.t <= lo && lo <= b.t) ? -std::exp(-2.0) : std::min(ga, gb);
-      l += d > 0 ? d * gmin : d * std::max(ga, gb);
+      const double gmax = std::max(ga, gb);
+      l += (d > 0) == (side < 0) ? d * gmin : d * gmax;
     }
-    return l - slack * rate_max;
+    return l + side * slack(a, b) * rate_max;
+  }
+  // Upper bound of f on [a, b] from the values at the ends and the slope bounds:
+  // f(t) <= f(a) + s_up (t - a) and f(t) <= f(b) - s_low (b - t). Second order in b - a, so it
+  // settles near a maximum that stays just below zero, where the term bounds need tiny steps.
+  double upper_by_slopes(const point& a, const point& b) const {
+    const double su = slope_upper(a, b), sl = slope_lower(a, b), h = b.t - a.t;
+    double m;
+    if (su <= 0) m = a.f;
+    else if (sl >= 0) m = b.f;
+    else m = a.f + su * std::clamp((b.f - sl * h - a.f) / (su - sl), 0.0, h);
+    return m + slack(a, b);
   }
   // Upper bound of f on [a, infinity).
   double tail_upper(const point& a) const {
@@ -84,18 +98,23 @@ struct exp_sum {
     for (int k = 0; k < n; ++k)
       if (c[k] > 0) u += c[k] * a.e[k];
     if (d > 0) u += d * (a.t <= 1 / rd ? std::exp(-1.0) / rd : a.t * a.ed);
-    return u + slack;
+    return u + slack(a, a);
   }
-  // Call once all terms are in: the largest rate, and the rounding slack that keeps the
-  // interval bounds guaranteed.
+  // Call once all terms are in.
   void finish() {
     rate_max = rd;
-    double sum = std::fabs(c0) + std::fabs(d) / (rd > 0 ? rd : 1);
-    for (int k = 0; k < n; ++k) {
-      rate_max = r[k] > rate_max ? r[k] : rate_max;
-      sum += std::fabs(c[k]);
+    for (int k = 0; k < n; ++k) rate_max = std::max(rate_max, r[k]);
+  }
+  // Rounding in evaluating f on [a, b]: a few ulp of the terms' present sizes (they decay, so
+  // far out the allowance shrinks with them). Keeps the interval bounds guaranteed.
+  double slack(const point& a, const point& b) const {
+    double mag = std::fabs(c0);
+    for (int k = 0; k < n; ++k) mag += std::fabs(c[k]) * a.e[k];
+    if (d != 0) {
+      const double peak = 1 / rd;
+      mag += std::fabs(d) * ((a.t <= peak && peak <= b.t) ? peak * std::exp(-1.0) : std::max(a.t * a.ed, b.t * b.ed));
     }
-    slack = 1e-14 * sum;
+    return 4e-15 * mag;
   }
 };
 
@@ -118,30 +137,33 @@ inline double solve_bracketed(const exp_sum& f, exp_sum::point a, exp_sum::point
 
 // First t >= t0 with f(t) >= 0 (no_spike if there is none), given that no root lies before t0.
 // With `precise` false it returns a time no later than that root, without refining it.
+// A maximum within rounding (f.slack()) of zero counts as reaching it: at that scale the
+// question has no answer, and the search must not stall there.
 inline double first_crossing(const exp_sum& f, double t0, bool precise = true) {
   exp_sum::point a = f.at(t0);
   if (a.f >= 0) return t0;
   // First step: the time the current slope needs to close the gap (at least a sliver).
   double h = a.slope > 0 ? std::min(-a.f / a.slope, 0.5 / f.rate_max) : 0.5 / f.rate_max;
   h = std::max(h, 1e-9 / f.rate_max);
-  for (int it = 0; it < 20000; ++it) {
+  for (int it = 0; it < 100000; ++it) {
     if (f.tail_upper(a) < 0 || a.t > 1e12) return no_spike;
     const exp_sum::point b = f.at(a.t + h);
-    if (f.upper(a, b) < 0) {
+    if (f.upper(a, b) < 0 || f.upper_by_slopes(a, b) < 0) {  // no root in [a, b]
       a = b;
       h *= 2;
       continue;
     }
-    const bool monotone = f.slope_lower(a, b) > 0;
-    if (monotone || h <= 1e-13 * std::max(1.0, a.t)) {
-      if (b.f >= 0) return !precise ? a.t : monotone ? solve_bracketed(f, a, b) : b.t;
-      a = b;
+    const bool increasing = f.slope_lower(a, b) > 0;
+    if (increasing) {
+      if (b.f >= 0) return precise ? solve_bracketed(f, a, b) : a.t;
+      a = b;  // increasing and still below zero at b
       h *= 2;
       continue;
     }
+    if (h <= 1e-13 * std::max(1.0, a.t)) return b.f >= 0 ? b.t : a.t;  // within rounding of zero
     h *= 0.5;
   }
-  return no_spike;
+  return a.t;  // not reached in practice; a.t is at least no later than the crossing
 }
 
 }  // namespace gs

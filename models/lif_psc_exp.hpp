@@ -188,11 +188,15 @@ struct lif_psc_exp {
     // 0.7 tried, see docs/benchmarks.md).
     const double margin = 0.15 * gap, theta = p.V_th - margin;
     if (w_inf <= theta || (v_ss + a <= theta && v + a <= theta)) return spike_estimate::bound(no_spike, margin);
-    // Each bound's time is tau_m log(x); the larger x gives the later time, and
-    // log x >= 2 (x - 1) / (x + 1) for x >= 1 keeps it a lower bound without a logarithm.
-    double x = (w_inf - v) / (w_inf - theta);
-    if (v + a < theta && v < v_ss) x = std::max(x, (v_ss - v) / (v_ss + a - theta));
-    return spike_estimate::bound(s.refractory + p.tau_m * 2 * (x - 1) / (x + 1), margin);
+    // Each bound's time is tau_m log(n / d) (n > d > 0); the larger ratio gives the later time
+    // (compared without dividing), and log x >= 2 (x - 1) / (x + 1) for x >= 1 keeps it a lower
+    // bound without a logarithm: one division in all.
+    double n = w_inf - v, d = w_inf - theta;
+    if (v + a < theta && v < v_ss) {
+      const double n2 = v_ss - v, d2 = v_ss + a - theta;
+      if (n2 * d > n * d2) n = n2, d = d2;
+    }
+    return spike_estimate::bound(s.refractory + p.tau_m * 2 * (n - d) / (n + d), margin);
   }
 
   // A lower bound came due. The trajectory is solved for two levels: the threshold itself (the

@@ -33,8 +33,11 @@ uint64_t candidates(const json& p, const rule_context& c, uint32_t n) {
   return (c.same_population && !p["allow_autapses"].get<bool>()) ? n - 1 : n;
 }
 
-// k distinct or independent draws from [0, n) without `exclude`, in increasing order.
-void draw_row(rng_stream& rng, uint64_t k, uint32_t n, int64_t exclude, bool multapses, std::vector<uint32_t>& out) {
+// k distinct or independent draws from [0, n) without `exclude`, in increasing order. `taken`
+// is scratch shared by the rows of one rule call: all zero between calls, so a row costs O(k),
+// not O(n).
+void draw_row(rng_stream& rng, uint64_t k, uint32_t n, int64_t exclude, bool multapses, std::vector<uint32_t>& out,
+              std::vector<char>& taken) {
   out.clear();
   const uint64_t avail = n - (exclude >= 0 ? 1 : 0);
   auto pick = [&](uint64_t x) { return static_cast<uint32_t>(exclude >= 0 && x >= uint64_t(exclude) ? x + 1 : x); };
@@ -45,14 +48,17 @@ void draw_row(rng_stream& rng, uint64_t k, uint32_t n, int64_t exclude, bool mul
     for (uint64_t x = 0; x < avail && need > 0; ++x)
       if (rng.below(avail - x) < need) out.push_back(pick(x)), --need;
   } else {  // sparse: redraw repeats, with a mark per candidate once rows get long
-    std::vector<char> taken(k > 64 ? n : 0, 0);
+    const bool mark = k > 64;
+    if (mark && taken.size() < n) taken.assign(n, 0);
     while (out.size() < k) {
       const uint32_t v = pick(rng.below(avail));
-      const bool seen = taken.empty() ? std::find(out.begin(), out.end(), v) != out.end() : taken[v];
+      const bool seen = mark ? taken[v] != 0 : std::find(out.begin(), out.end(), v) != out.end();
       if (seen) continue;
-      if (!taken.empty()) taken[v] = 1;
+      if (mark) taken[v] = 1;
       out.push_back(v);
     }
+    if (mark)
+      for (uint32_t v : out) taken[v] = 0;
   }
   std::sort(out.begin(), out.end());
 }
@@ -101,9 +107,10 @@ rule_info fixed_indegree() {
     const auto k = p["indegree"].get<uint64_t>();
     const bool no_self = c.same_population && !p["allow_autapses"].get<bool>();
     std::vector<uint32_t> row;
+    std::vector<char> taken;
     for (uint32_t t = 0; t < c.n_target; ++t) {
       rng_stream rng(c.seed, rng_purpose::connect, c.projection, t);
-      draw_row(rng, k, c.n_source, no_self ? int64_t(t) : -1, p["allow_multapses"].get<bool>(), row);
+      draw_row(rng, k, c.n_source, no_self ? int64_t(t) : -1, p["allow_multapses"].get<bool>(), row, taken);
       for (uint32_t s : row) sink.add(s, t);
     }
   };
@@ -127,9 +134,10 @@ rule_info fixed_outdegree() {
     const auto k = p["outdegree"].get<uint64_t>();
     const bool no_self = c.same_population && !p["allow_autapses"].get<bool>();
     std::vector<uint32_t> row;
+    std::vector<char> taken;
     for (uint32_t s = 0; s < c.n_source; ++s) {
       rng_stream rng(c.seed, rng_purpose::connect, c.projection, s);
-      draw_row(rng, k, c.n_target, no_self ? int64_t(s) : -1, p["allow_multapses"].get<bool>(), row);
+      draw_row(rng, k, c.n_target, no_self ? int64_t(s) : -1, p["allow_multapses"].get<bool>(), row, taken);
       for (uint32_t t : row) sink.add(s, t);
     }
   };
@@ -153,20 +161,41 @@ rule_info fixed_total_number() {
   r.generate = [](const json& p, const rule_context& c, synapse_sink& sink) {
     const auto n = p["N"].get<uint64_t>();
     const bool multapses = p["allow_multapses"].get<bool>();
+    const bool no_self = c.same_population && !p["allow_autapses"].get<bool>();
     rng_stream rng(c.seed, rng_purpose::connect, c.projection, 0);
     const uint64_t pairs = uint64_t(c.n_source) * c.n_target;
+    const uint64_t allowed = pairs - (no_self ? c.n_source : 0);
+    // Without multapses and more than half of the allowed pairs wanted, draw the pairs left out:
+    // redrawing repeats until nearly every pair is taken would need ever more rounds.
+    const bool complement = !multapses && 2 * n > allowed;
+    const uint64_t k = complement ? allowed - n : n;
     std::vector<uint64_t> chosen;
-    chosen.reserve(n);
-    // Draw, sort, and (without multapses) drop repeats until N distinct pairs remain.
-    while (chosen.size() < n) {
-      while (chosen.size() < n) {
+    chosen.reserve(k);
+    // Draw, keep sorted, and (without multapses) drop repeats until k distinct pairs remain.
+    // Each round sorts only its new draws and merges them into the sorted distinct prefix.
+    for (size_t done = 0; chosen.size() < k;) {
+      while (chosen.size() < k) {
         const uint64_t x = rng.below(pairs);
         if (!skip_autapse(p, c, uint32_t(x / c.n_target), uint32_t(x % c.n_target))) chosen.push_back(x);
       }
-      std::sort(chosen.begin(), chosen.end());
+      std::sort(chosen.begin() + done, chosen.end());
+      std::inplace_merge(chosen.begin(), chosen.begin() + done, chosen.end());
       if (!multapses) chosen.erase(std::unique(chosen.begin(), chosen.end()), chosen.end());
+      done = chosen.size();
     }
-    for (uint64_t x : chosen) sink.add(uint32_t(x / c.n_target), uint32_t(x % c.n_target));
+    if (!complement) {
+      for (uint64_t x : chosen) sink.add(uint32_t(x / c.n_target), uint32_t(x % c.n_target));
+      return;
+    }
+    auto left_out = chosen.begin();
+    for (uint64_t x = 0; x < pairs; ++x) {
+      if (left_out != chosen.end() && *left_out == x) {
+        ++left_out;
+        continue;
+      }
+      const auto s = uint32_t(x / c.n_target), t = uint32_t(x % c.n_target);
+      if (!(no_self && s == t)) sink.add(s, t);
+    }
   };
   return r;
 }
