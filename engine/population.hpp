@@ -140,6 +140,7 @@ class population_of final : public population_base {
     double fallback = 0;  // the key once an input arrives, while the margin lasts
     bool exact = false;
     std::array<double, n_sums> sums{};  // inputs since t_last not yet folded into `s`
+    double decay = 1;                   // exp(-rate (t_last - origin)), with the sums
   };
 
   // After an input: most fit in the margin the last estimate left, so the queue key stays a
@@ -158,19 +159,22 @@ class population_of final : public population_base {
   }
 
   // Brings the slot's state to time t, folding in the summed inputs.
+  // The frame's decay also gives advance() its factor: exp(-rate (t - t_last)) is
+  // decay(t) / decay(t_last), one exponential per read instead of two.
   void touch(slot& sl, const params& pi, double t) const {
-    if (t != sl.t_last) Model::advance(sl.s, pi, t - sl.t_last);
-    sl.t_last = t;
     if constexpr (has_frame) {
       if (rate_ > 0) {
-        bool any = false;
-        for (double x : sl.sums) any |= x != 0;
-        if (any) {
-          Model::fold(sl.s, pi, sl.sums, std::exp(-rate_ * (t - origin_)));
-          sl.sums.fill(0);
-        }
+        const double decay = t == sl.t_last ? sl.decay : std::exp(-rate_ * (t - origin_));
+        if (t != sl.t_last) Model::advance(sl.s, pi, t - sl.t_last, decay / sl.decay);
+        Model::fold(sl.s, pi, sl.sums, decay);
+        sl.sums.fill(0);
+        sl.decay = decay;
+        sl.t_last = t;
+        return;
       }
     }
+    if (t != sl.t_last) Model::advance(sl.s, pi, t - sl.t_last);
+    sl.t_last = t;
   }
 
   // Superposition. Outside the refractory period these models are linear, so an input's part
@@ -207,7 +211,10 @@ class population_of final : public population_base {
   // Keeps exp(rate (t - origin)) and its powers (up to 16) far from overflow.
   static constexpr double frame_span = 40;
   void move_origin(double t) {
-    for (auto& sl : slots_) touch(sl, params_[0], t);
+    for (auto& sl : slots_) {
+      touch(sl, params_[0], t);
+      sl.decay = 1;
+    }
     origin_ = t;
   }
   void schedule(double t, uint32_t i, const spike_estimate& e, indexed_heap& queue) {

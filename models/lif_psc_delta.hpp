@@ -54,15 +54,17 @@ struct lif_psc_delta {
   }
   static state initial(const params& p) { return state{p.E_L, 0, 0}; }
 
-  GS_HD static void advance(state& s, const params& p, double h) {
+  // x_m: exp(-h / tau_m) when the caller has it (the event backend does), else negative.
+  GS_HD static void advance(state& s, const params& p, double h, double x_m = -1) {
     if (s.refractory > 0) {
       const double hr = std::min(h, s.refractory);
       s.refractory -= hr;
       h -= hr;
       if (s.refractory > 0 || h <= 0) return;
+      x_m = -1;  // it was for the whole of h
     }
     const double v_ss = p.E_L + p.R * (p.I_e + s.I_dc);
-    s.V_m = v_ss + (s.V_m - v_ss) * std::exp(-h * p.inv_tau_m);
+    s.V_m = v_ss + (s.V_m - v_ss) * (x_m < 0 ? std::exp(-h * p.inv_tau_m) : x_m);
   }
   // Superposition in the event backend (engine/population.hpp): outside the refractory period a
   // jump w at t_i adds w exp(-(t - t_i) / tau_m) to V at t; with g = exp((t_i - origin) / tau_m)

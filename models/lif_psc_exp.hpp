@@ -103,7 +103,8 @@ struct lif_psc_exp {
     }
   }
 
-  GS_HD static void advance(state& s, const params& p, double h) {
+  // x_m: exp(-h / tau_m) when the caller has it (the event backend does), else negative.
+  GS_HD static void advance(state& s, const params& p, double h, double x_m = -1) {
     if (s.refractory > 0) {
       const double hr = std::min(h, s.refractory);
       s.I_ex *= std::exp(-hr / p.tau_syn_ex);
@@ -111,9 +112,10 @@ struct lif_psc_exp {
       s.refractory -= hr;
       h -= hr;
       if (s.refractory > 0) return;
+      x_m = -1;  // it was for the whole of h
     }
     if (h <= 0) return;
-    const double x_m = std::exp(-h * p.inv_tau_m);
+    if (x_m < 0) x_m = std::exp(-h * p.inv_tau_m);
     double dec_ex, v_ex, dec_in, v_in;
     current_propagator(p, h, x_m, p.tau_syn_ex, p.d_ex, p.a_ex, p.pow_ex, dec_ex, v_ex);
     current_propagator(p, h, x_m, p.tau_syn_in, p.d_in, p.a_in, p.pow_in, dec_in, v_in);
