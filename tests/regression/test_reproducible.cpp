@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/hdf5_read.hpp"
+#include "tests/support/cli.hpp"
 #include "tests/support/sim.hpp"
 
 namespace fs = std::filesystem;
@@ -22,16 +23,9 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
-std::string slurp(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+using gs::test::cli;
+using gs::test::quote;
+using gs::test::slurp;
 
 // One `gillespike run` in its own process; returns the exit status (stderr kept for messages).
 int run_cli(const fs::path& file, const fs::path& out, const std::vector<std::string>& sets) {

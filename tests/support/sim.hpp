@@ -44,6 +44,16 @@ inline sim_run simulate_json(const std::string& json_text, const std::vector<std
   return r;
 }
 
+// A fixed pseudo-random sequence in [0, 1) for hand-made input trains (independent of the
+// engine's generators, so a change there cannot move a reference).
+struct lcg {
+  uint64_t s;
+  double operator()() {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(s >> 11) * 0x1.0p-53;
+  }
+};
+
 // Spike times of one global id.
 inline std::vector<double> spikes_of(const run_result& res, uint32_t gid) {
   std::vector<double> t;

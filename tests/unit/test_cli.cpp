@@ -20,6 +20,7 @@
 #include "io/hdf5_read.hpp"
 #include "io/npy.hpp"
 #include "plugins/registry.hpp"
+#include "tests/support/cli.hpp"
 #include "tests/support/sim.hpp"
 
 namespace fs = std::filesystem;
@@ -27,37 +28,10 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
-std::string slurp(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-struct cli_result {
-  int status = -1;
-  std::string out, err;
-};
-
-// Runs the gillespike binary in its own process; stdout and stderr go to files (not a terminal).
-cli_result cli(const std::vector<std::string>& args, const fs::path& dir) {
-  std::string cmd = quote(GS_CLI);
-  for (const auto& a : args) cmd += " " + quote(a);
-  const fs::path out = dir / "cli.stdout", err = dir / "cli.stderr";
-  cmd += " < /dev/null > " + quote(out.string()) + " 2> " + quote(err.string());
-  const int raw = std::system(cmd.c_str());
-  cli_result r;
-  r.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using gs::test::cli;
+using gs::test::cli_result;
+using gs::test::has;
+using gs::test::slurp;
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;

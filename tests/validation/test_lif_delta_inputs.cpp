@@ -14,11 +14,7 @@ using namespace gs;
 TEST_CASE("delta LIF spike times under an input train") {
   const double tau = 20, E_L = -49, V_th = -50, V_reset = -60, t_ref = 5, T = 2000;
   std::vector<std::pair<double, double>> inputs;  // (time, jump)
-  uint64_t s = 99;
-  auto uni = [&] {
-    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-    return static_cast<double>(s >> 11) * 0x1.0p-53;
-  };
+  test::lcg uni{99};
   for (double t = 0;;) {
     t += -std::log(1 - uni()) * 0.8;
     if (t >= T) break;

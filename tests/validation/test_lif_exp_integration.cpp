@@ -47,11 +47,7 @@ std::vector<double> times_json(const std::vector<double>& t) {
 void compare(double tau_ex, double tau_in) {
   // A fixed, irregular input train from a small LCG: excitatory and inhibitory spikes.
   std::vector<double> ex, in;
-  uint64_t s = 12345;
-  auto uni = [&] {
-    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-    return static_cast<double>(s >> 11) * 0x1.0p-53;
-  };
+  test::lcg uni{12345};
   for (double t = 0;;) {
     t += -std::log(1 - uni()) * 1.5;
     if (t >= 500) break;

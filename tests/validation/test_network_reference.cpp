@@ -23,6 +23,47 @@ std::string ids(int n) {
   return s;
 }
 
+// Synaptic deliveries of the reference loops, read off the engine's CSR projections: a spike
+// of neuron g at t queues (t + delay, target, weight) for every synapse of g.
+struct delivery_queue {
+  struct delivery {
+    double t;
+    uint64_t seq;
+    uint32_t target;
+    double w;
+    bool operator>(const delivery& o) const { return t > o.t || (t == o.t && seq > o.seq); }
+  };
+  const network& net;
+  std::priority_queue<delivery, std::vector<delivery>, std::greater<>> pending;
+  uint64_t seq = 0;
+
+  void spike(uint32_t g, double t) {
+    const uint32_t pop = net.population_of(g), local = g - net.populations[pop]->first_gid;
+    for (uint32_t pi : net.outgoing[pop]) {
+      const projection& pr = net.projections[pi];
+      for (uint64_t k = pr.row[local]; k < pr.row[local + 1]; ++k)
+        pending.push({t + (pr.delays.empty() ? pr.delay : double(pr.delays[k])), seq++,
+                      net.populations[pr.target]->first_gid + pr.targets[k], pr.weight});
+    }
+  }
+  double next(double horizon) const { return pending.empty() ? horizon : std::min(horizon, pending.top().t); }
+};
+
+// Engine spikes against the reference's (time, neuron) list, in order.
+void compare(const run_result& res, const std::vector<std::pair<double, uint32_t>>& expected, double tolerance) {
+  CHECK(res.spike_times.size() == expected.size());
+  double worst = 0;
+  size_t mismatched = 0;
+  for (size_t k = 0; k < std::min(res.spike_times.size(), expected.size()); ++k) {
+    worst = std::max(worst, std::fabs(res.spike_times[k] - expected[k].first));
+    mismatched += res.spike_gids[k] != expected[k].second;
+  }
+  MESSAGE(fmt::format("{} spikes; largest time difference {:.3g} ms; {} with another neuron", expected.size(), worst,
+                      mismatched));
+  CHECK(mismatched == 0);
+  CHECK(worst <= tolerance);
+}
+
 }  // namespace
 
 TEST_CASE("recurrent exponential-current network against an independent event loop") {
@@ -52,19 +93,11 @@ TEST_CASE("recurrent exponential-current network against an independent event lo
     for (double v : tr.values[0]) n.push_back({v});
   REQUIRE(n.size() == 120);
 
-  struct delivery {
-    double t;
-    uint64_t seq;
-    uint32_t target;
-    double w;
-    bool operator>(const delivery& o) const { return t > o.t || (t == o.t && seq > o.seq); }
-  };
-  std::priority_queue<delivery, std::vector<delivery>, std::greater<>> pending;
-  uint64_t seq = 0;
+  delivery_queue q{net};
   std::vector<std::pair<double, uint32_t>> expected;
   double t = 0;
   while (t < T) {
-    const double t_next = pending.empty() ? T : std::min(T, pending.top().t);
+    const double t_next = q.next(T);
     // The earliest crossing before the next delivery, if any; without one the trial states
     // are already where the neurons should be.
     double first = t_next;
@@ -83,36 +116,18 @@ TEST_CASE("recurrent exponential-current network against an independent event lo
     if (first < t_next) {
       ref.fire(n[who], t);
       expected.emplace_back(t, who);
-      const uint32_t pop = net.population_of(who), local = who - net.populations[pop]->first_gid;
-      for (uint32_t pi : net.outgoing[pop]) {
-        const projection& pr = net.projections[pi];
-        for (uint64_t k = pr.row[local]; k < pr.row[local + 1]; ++k)
-          pending.push({t + (pr.delays.empty() ? pr.delay : double(pr.delays[k])), seq++,
-                        net.populations[pr.target]->first_gid + pr.targets[k], pr.weight});
-      }
+      q.spike(who, t);
       continue;
     }
-    while (!pending.empty() && pending.top().t <= t) {
-      const delivery d = pending.top();
-      pending.pop();
+    while (!q.pending.empty() && q.pending.top().t <= t) {
+      const auto d = q.pending.top();
+      q.pending.pop();
       (d.w >= 0 ? n[d.target].I_ex : n[d.target].I_in) += d.w;
     }
   }
 
-  const auto& got_t = run.res.spike_times;
-  const auto& got_g = run.res.spike_gids;
   REQUIRE(expected.size() > 100);
-  CHECK(got_t.size() == expected.size());
-  double worst = 0;
-  size_t mismatched = 0;
-  for (size_t k = 0; k < std::min(got_t.size(), expected.size()); ++k) {
-    worst = std::max(worst, std::fabs(got_t[k] - expected[k].first));
-    mismatched += got_g[k] != expected[k].second;
-  }
-  MESSAGE(fmt::format("{} spikes; largest time difference {:.3g} ms; {} with another neuron", expected.size(), worst,
-                      mismatched));
-  CHECK(mismatched == 0);
-  CHECK(worst <= 1e-8);
+  compare(run.res, expected, 1e-8);
 }
 
 namespace {
@@ -156,32 +171,18 @@ void delta_network(double p_connect, double w_ex, double w_in) {
     for (double v : tr.values[0]) n.push_back({v});
   REQUIRE(n.size() == 400);
 
-  struct delivery {
-    double t;
-    uint64_t seq;
-    uint32_t target;
-    double w;
-    bool operator>(const delivery& o) const { return t > o.t || (t == o.t && seq > o.seq); }
-  };
-  std::priority_queue<delivery, std::vector<delivery>, std::greater<>> pending;
-  uint64_t seq = 0;
+  delivery_queue q{net};
   std::vector<std::pair<double, uint32_t>> expected;
   auto fire = [&](uint32_t g, double t) {
     expected.emplace_back(t, g);
     n[g].V = V_reset;
     n[g].t_last = t;
     n[g].refractory_until = t + t_ref;
-    const uint32_t pop = net.population_of(g), local = g - net.populations[pop]->first_gid;
-    for (uint32_t pi : net.outgoing[pop]) {
-      const projection& pr = net.projections[pi];
-      for (uint64_t k = pr.row[local]; k < pr.row[local + 1]; ++k)
-        pending.push({t + (pr.delays.empty() ? pr.delay : double(pr.delays[k])), seq++,
-                      net.populations[pr.target]->first_gid + pr.targets[k], pr.weight});
-    }
+    q.spike(g, t);
   };
   double t = 0;
   while (t < T) {
-    const double t_next = pending.empty() ? T : std::min(T, pending.top().t);
+    const double t_next = q.next(T);
     double first = t_next;
     uint32_t who = 0;
     for (uint32_t g = 0; g < n.size(); ++g)
@@ -195,9 +196,9 @@ void delta_network(double p_connect, double w_ex, double w_in) {
     if (t >= T) break;
     // Every input due now, then the neurons they carried over threshold, by id.
     std::vector<uint32_t> touched;
-    while (!pending.empty() && pending.top().t <= t) {
-      const delivery d = pending.top();
-      pending.pop();
+    while (!q.pending.empty() && q.pending.top().t <= t) {
+      const auto d = q.pending.top();
+      q.pending.pop();
       neuron& x = n[d.target];
       x.V = x.at(t);
       x.t_last = t;
@@ -210,20 +211,8 @@ void delta_network(double p_connect, double w_ex, double w_in) {
       if (t >= n[g].refractory_until && n[g].V >= V_th) fire(g, t);
   }
 
-  const auto& got_t = run.res.spike_times;
-  const auto& got_g = run.res.spike_gids;
   REQUIRE(expected.size() > 1000);
-  CHECK(got_t.size() == expected.size());
-  double worst = 0;
-  size_t mismatched = 0;
-  for (size_t k = 0; k < std::min(got_t.size(), expected.size()); ++k) {
-    worst = std::max(worst, std::fabs(got_t[k] - expected[k].first));
-    mismatched += got_g[k] != expected[k].second;
-  }
-  MESSAGE(fmt::format("{} spikes; largest time difference {:.3g} ms; {} with another neuron", expected.size(), worst,
-                      mismatched));
-  CHECK(mismatched == 0);
-  CHECK(worst <= 1e-9);
+  compare(run.res, expected, 1e-9);
 }
 
 }  // namespace
