@@ -516,7 +516,7 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
       } else if (kind == "dc") {
         s.kind = stimulus_spec::dc;
         c.keys(body, p, {"target", "ids", "amplitude", "start", "stop"});
-        s.amplitude = c.number(c.required(body, p, "amplitude"), c.at(p, "amplitude"));
+        s.amplitude = c.value(c.required(body, p, "amplitude"), c.at(p, "amplitude"));
       } else if (kind == "spike_generator") {
         s.kind = stimulus_spec::spike_generator;
         c.keys(body, p, {"target", "ids", "spike_times", "weight", "receptor"});
@@ -533,9 +533,8 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
         s.ids = c.ids(body["ids"], c.at(p, "ids"), cfg.populations[cfg.population_index(s.targets[0])].size);
       }
       if (kind != "dc") {
-        s.weight = c.number(body, p, "weight", 1.0);
-        const value_spec w = value_spec::of(s.weight);
-        s.receptor = receptor(body, p, s.targets, &w);
+        if (body.contains("weight")) s.weight = c.value(body["weight"], c.at(p, "weight"));
+        s.receptor = receptor(body, p, s.targets, &s.weight);
       }
       s.start = body.contains("start") ? c.positive(body["start"], c.at(p, "start"), true) : 0.0;
       if (body.contains("stop")) s.stop = c.positive(body["stop"], c.at(p, "stop"), true);

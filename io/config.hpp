@@ -47,10 +47,10 @@ struct stimulus_spec {
   std::vector<uint32_t> ids;  // population-local; empty = every neuron of the targets
   // poisson: piecewise-constant rate per target neuron (Hz), rates[k] from times[k]
   std::vector<double> rate_times{0.0}, rates{0.0};
-  double weight = 1.0;
+  value_spec weight = value_spec::of(1.0);  // poisson, spike_generator: per target when drawn
   std::string receptor;
   double start = 0, stop = std::numeric_limits<double>::infinity();
-  double amplitude = 0;            // dc (pA)
+  value_spec amplitude = value_spec::of(0.0);  // dc (pA), per target when drawn
   std::vector<double> spike_times;  // spike_generator (ms)
 };
 

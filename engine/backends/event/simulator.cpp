@@ -38,24 +38,34 @@ struct delayed_group {
   bool operator>(const delayed_group& o) const { return t > o.t || (t == o.t && seq > o.seq); }
 };
 
-// The neurons a stimulus drives, grouped by population so one call delivers to each group.
+// The neurons a stimulus drives, grouped by population so one call delivers to each group,
+// with their own weights (DC amplitudes) when those are drawn from a distribution.
 struct target_group {
   population_base* pop;
   std::vector<uint32_t> ids;
   int receptor;
+  std::vector<float> weights, negated;  // negated: a DC step's end
 };
 
-std::vector<target_group> targets_of(network& net, const run_config& cfg, const stimulus_spec& s, double weight) {
+std::vector<target_group> targets_of(network& net, const run_config& cfg, const stimulus_spec& s, uint32_t index) {
   std::vector<target_group> out;
+  const value_spec& weight = s.kind == stimulus_spec::dc ? s.amplitude : s.weight;
+  rng_stream wrng(cfg.seed, rng_purpose::stimulus, index, 1);
   for (const auto& name : s.targets) {
     population_base* pop = net.populations[cfg.population_index(name)].get();
-    target_group g{pop, s.ids, dc_receptor};
+    target_group g{pop, s.ids, dc_receptor, {}, {}};
     if (g.ids.empty()) {
       g.ids.resize(pop->size);
       for (uint32_t i = 0; i < pop->size; ++i) g.ids[i] = i;
     }
+    if (!weight.is_constant()) {
+      for (size_t k = 0; k < g.ids.size(); ++k) {
+        g.weights.push_back(static_cast<float>(weight.draw(wrng)));
+        g.negated.push_back(-g.weights.back());
+      }
+    }
     if (s.kind != stimulus_spec::dc) {
-      const std::string rec = !s.receptor.empty() ? s.receptor : weight >= 0 ? "excitatory" : "inhibitory";
+      const std::string rec = !s.receptor.empty() ? s.receptor : weight.a >= 0 ? "excitatory" : "inhibitory";
       g.receptor = pop->receptor_index(rec);
       if (g.receptor < 0)
         throw config_error(cfg.file, s.path, "population \"" + name + "\" has no receptor \"" + rec + "\"");
@@ -69,7 +79,7 @@ std::vector<target_group> targets_of(network& net, const run_config& cfg, const 
 class stimulus {
  public:
   stimulus(network& net, const run_config& cfg, const stimulus_spec& s, uint32_t index)
-      : spec_(s), groups_(targets_of(net, cfg, s, s.weight)), rng_(cfg.seed, rng_purpose::stimulus, index),
+      : spec_(s), groups_(targets_of(net, cfg, s, index)), rng_(cfg.seed, rng_purpose::stimulus, index),
         end_(std::min(s.stop, cfg.duration)) {
     for (const auto& g : groups_) n_targets_ += g.ids.size();
   }
@@ -84,7 +94,8 @@ class stimulus {
         uint64_t k = pending_target_;
         for (auto& g : groups_) {
           if (k < g.ids.size()) {
-            g.pop->deliver(t, {&g.ids[k], 1}, nullptr, spec_.weight, g.receptor, queue);
+            g.pop->deliver(t, {&g.ids[k], 1}, g.weights.empty() ? nullptr : &g.weights[k], spec_.weight.a,
+                           g.receptor, queue);
             break;
           }
           k -= g.ids.size();
@@ -94,11 +105,15 @@ class stimulus {
       case stimulus_spec::dc: {
         const bool on = !dc_on_;
         dc_on_ = on;
-        for (auto& g : groups_) g.pop->deliver(t, g.ids, nullptr, on ? spec_.amplitude : -spec_.amplitude, dc_receptor, queue);
+        for (auto& g : groups_) {
+          const float* w = g.weights.empty() ? nullptr : on ? g.weights.data() : g.negated.data();
+          g.pop->deliver(t, g.ids, w, on ? spec_.amplitude.a : -spec_.amplitude.a, dc_receptor, queue);
+        }
         return on ? spec_.stop : no_spike;
       }
       case stimulus_spec::spike_generator:
-        for (auto& g : groups_) g.pop->deliver(t, g.ids, nullptr, spec_.weight, g.receptor, queue);
+        for (auto& g : groups_)
+          g.pop->deliver(t, g.ids, g.weights.empty() ? nullptr : g.weights.data(), spec_.weight.a, g.receptor, queue);
         ++next_spike_;
         return next_playback();
     }
