@@ -166,12 +166,13 @@ struct lif_psc_exp {
     return w * (receptor == 0 ? p.psp_ex : receptor == 1 ? p.psp_in : p.R);
   }
 
-  // Two upper trajectories bound V for all later times, without inputs: W, the membrane driven
+  // Upper trajectories bound V for all later times, without inputs: W, the membrane driven
   // forever by the largest current the synapses can still deliver (their present values, as
-  // they only decay), and U, the free membrane plus the peak potential the present currents
-  // can still add (A). The later of their times to reach V_th - margin is a lower bound on the
-  // crossing that survives later inputs worth up to `margin`; with no synaptic current the free
-  // membrane is the trajectory itself and the time is exact.
+  // they only decay), U, the free membrane plus the peak potential the present currents can
+  // still add (A), and (tau_syn_in = tau_m / 2) U with the inhibitory current's own course. The
+  // latest of their times to reach V_th - margin is a lower bound on the crossing that survives
+  // later inputs worth up to `margin`; with no synaptic current the free membrane is the
+  // trajectory itself and the time is exact.
   static spike_estimate estimate(const state& s, const params& p) {
     const bool refr = s.refractory > 0;
     const double v = refr ? p.V_reset : s.V_m;
@@ -186,9 +187,9 @@ struct lif_psc_exp {
     const double a = i_ex * p.psp_ex + i_in * p.psp_in;
     const double gap = p.V_th - v - (a < p.V_th - v ? a : 0);
     // A small margin keeps the bound close to the trajectory; a large one absorbs more inputs
-    // before a new bound is needed. 0.15 of the gap was fastest on the CUBA network (0.02 to
-    // 0.7 tried, see docs/benchmarks.md).
-    const double margin = 0.15 * gap, theta = p.V_th - margin;
+    // before a new bound is needed. 0.2 of the gap was fastest on the CUBA network (0.02 to 0.7
+    // tried, see docs/benchmarks.md).
+    const double margin = 0.2 * gap, theta = p.V_th - margin;
     if (w_inf <= theta || (v_ss + a <= theta && v + a <= theta)) return spike_estimate::bound(no_spike, margin);
     // Each bound's time is tau_m log(n / d) (n > d > 0); the larger ratio gives the later time
     // (compared without dividing), and log x >= 2 (x - 1) / (x + 1) for x >= 1 keeps it a lower
@@ -198,7 +199,19 @@ struct lif_psc_exp {
       const double n2 = v_ss - v, d2 = v_ss + a - theta;
       if (n2 * d > n * d2) n = n2, d = d2;
     }
-    return spike_estimate::bound(s.refractory + p.tau_m * 2 * (n - d) / (n + d), margin);
+    double dt = p.tau_m * 2 * (n - d) / (n + d);
+    // With tau_syn_in = tau_m / 2 the inhibitory current's own course can enter the bound: with
+    // x = exp(-t / tau_m), U + c (x^2 - x) (c = I_in a_in > 0) bounds V and crosses V_th - margin
+    // where a quadratic in x does; below threshold at x = 1, the first crossing for decreasing x
+    // (increasing t) is its smaller root. In CUBA-like networks inhibition is what keeps V down.
+    if (p.pow_in == 2 && s.I_in < 0 && !refr && v + a < theta) {
+      const double c = s.I_in * p.a_in, b = v - v_ss - c, c0 = v_ss + a - theta;
+      const double sq = std::sqrt(std::max(b * b - 4 * c * c0, 0.0));
+      const double r = b < 0 ? 2 * c0 / (sq - b) : (-b - sq) / (2 * c);
+      if (r <= 0) return spike_estimate::bound(no_spike, margin);
+      if (r < 1) dt = std::max(dt, p.tau_m * 2 * (1 - r) / (1 + r));  // -ln r >= 2 (1 - r) / (1 + r)
+    }
+    return spike_estimate::bound(s.refractory + dt, margin);
   }
 
   // A lower bound came due. The trajectory is solved for two levels: the threshold itself (the
