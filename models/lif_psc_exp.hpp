@@ -169,7 +169,7 @@ struct lif_psc_exp {
   // Upper trajectories bound V for all later times, without inputs: W, the membrane driven
   // forever by the largest current the synapses can still deliver (their present values, as
   // they only decay), U, the free membrane plus the peak potential the present currents can
-  // still add (A), and (tau_syn_in = tau_m / 2) U with the inhibitory current's own course. The
+  // still add (A), and (tau_syn_in <= tau_m / 2) U with the inhibitory current's own course. The
   // latest of their times to reach V_th - margin is a lower bound on the crossing that survives
   // later inputs worth up to `margin`; with no synaptic current the free membrane is the
   // trajectory itself and the time is exact.
@@ -200,11 +200,12 @@ struct lif_psc_exp {
       if (n2 * d > n * d2) n = n2, d = d2;
     }
     double dt = p.tau_m * 2 * (n - d) / (n + d);
-    // With tau_syn_in = tau_m / 2 the inhibitory current's own course can enter the bound: with
-    // x = exp(-t / tau_m), U + c (x^2 - x) (c = I_in a_in > 0) bounds V and crosses V_th - margin
-    // where a quadratic in x does; below threshold at x = 1, the first crossing for decreasing x
+    // With tau_syn_in <= tau_m / 2 the inhibitory current's own course can enter the bound: with
+    // x = exp(-t / tau_m), its part of V is c (x^k - x) (k = tau_m / tau_syn_in >= 2,
+    // c = I_in a_in > 0), at most c (x^2 - x). U plus that bounds V and crosses V_th - margin where
+    // a quadratic in x does; below threshold at x = 1, the first crossing for decreasing x
     // (increasing t) is its smaller root. In CUBA-like networks inhibition is what keeps V down.
-    if (p.pow_in == 2 && s.I_in < 0 && !refr && v + a < theta) {
+    if (p.tau_m >= 2 * p.tau_syn_in && s.I_in < 0 && !refr && v + a < theta) {
       const double c = s.I_in * p.a_in, b = v - v_ss - c, c0 = v_ss + a - theta;
       const double sq = std::sqrt(std::max(b * b - 4 * c * c0, 0.0));
       const double r = b < 0 ? 2 * c0 / (sq - b) : (-b - sq) / (2 * c);
