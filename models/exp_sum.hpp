@@ -33,11 +33,6 @@ struct exp_sum {
     m[n] = multiple;
     ++n;
   }
-  static double ipow(double x, int k) {
-    double y = x;
-    for (int i = 1; i < k; ++i) y *= x;
-    return y;
-  }
   point at(double t) const {
     point p;
     p.t = t;

@@ -83,12 +83,6 @@ struct lif_psc_exp {
 
   static state initial(const params& p) { return state{p.E_L, 0, 0, 0, 0}; }
 
-  GS_HD static double ipow(double x, int k) {
-    double y = x;
-    for (int i = 1; i < k; ++i) y *= x;
-    return y;
-  }
-
   // Decay factor of a synaptic current over h, and the voltage it adds per pA of initial current.
   // With tau_m = k tau_syn one exponential serves both; otherwise expm1 keeps the difference of
   // two nearly equal exponentials accurate.

@@ -37,6 +37,13 @@ struct spike_estimate {
 
 inline constexpr double no_spike = std::numeric_limits<double>::infinity();
 
+// x^k for a small k >= 1: one exponential serves time constants that divide each other.
+GS_HD inline double ipow(double x, int k) {
+  double y = x;
+  for (int i = 1; i < k; ++i) y *= x;
+  return y;
+}
+
 // Receptor index used by current generators (DC steps): adds to the model's external current.
 inline constexpr int dc_receptor = -1;
 
