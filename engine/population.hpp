@@ -50,6 +50,7 @@ class population_of final : public population_base {
     model = std::string(Model::name);
     size = spec.size;
     first_gid = first;
+    seed_ = seed;
     bool per_neuron = false;
     for (const auto& nv : spec.params) per_neuron |= !nv.value.is_constant();
     params_.assign(per_neuron ? size : 1, params{});
@@ -73,7 +74,7 @@ class population_of final : public population_base {
   }
 
   void schedule_all(indexed_heap& queue) override {
-    for (uint32_t i = 0; i < size; ++i) schedule(0.0, i, Model::estimate(slots_[i].s, p(i)), queue);
+    for (uint32_t i = 0; i < size; ++i) schedule(0.0, i, estimate(i), queue);
   }
 
   void deliver(double t, std::span<const uint32_t> targets, const float* weights, double weight, int receptor,
@@ -88,7 +89,7 @@ class population_of final : public population_base {
       touch(sl, pi, t);
       const double w = weights ? double(weights[k]) : weight;
       Model::receive(sl.s, pi, w, receptor);
-      after_input(t, i, Model::input_effect(pi, w, receptor), queue);
+      after_input(t, i, effect(pi, w, receptor), queue);
     }
   }
 
@@ -97,14 +98,14 @@ class population_of final : public population_base {
     slot& sl = slots_[i];
     touch(sl, pi, t);
     if (!sl.exact) {  // a lower bound came due
-      const spike_estimate e = Model::next_spike(sl.s, pi);
+      const spike_estimate e = look_again(i);
       if (!e.exact || e.dt > 0) {
         schedule(t, i, e, queue);
         return false;
       }
     }
     Model::reset(sl.s, pi);
-    schedule(t, i, Model::estimate(sl.s, pi), queue);
+    schedule(t, i, estimate(i), queue);
     return true;
   }
 
@@ -126,6 +127,17 @@ class population_of final : public population_base {
   }
 
  private:
+  // How the next spike is found. A closed form (estimate / next_spike); a stochastic model's
+  // hazard, sampled by thinning; or, for a model that gives only a step (advance for at most
+  // max_step ms), by integrating a copy ahead and bisecting on the step (docs/models.md).
+  static constexpr bool stochastic = requires(const state& s, const params& q) { Model::hazard(s, q); };
+  static constexpr bool closed_form = requires(const state& s, const params& q) { Model::estimate(s, q); };
+  static constexpr bool stepped = !stochastic && !closed_form;
+  static constexpr double crossing_tolerance = [] {
+    if constexpr (requires { Model::crossing_tolerance; }) return Model::crossing_tolerance;
+    else return 1e-9;  // ms
+  }();
+
   // Models that declare a frame_rate sum their inputs instead of advancing per input (below).
   static constexpr bool has_frame = requires(const params& q) { Model::frame_rate(q); };
   static constexpr int n_sums = [] {
@@ -133,6 +145,11 @@ class population_of final : public population_base {
     else return 0;
   }();
 
+  struct thinning {
+    double rate = 0;     // the bound the pending candidate was drawn with (1/ms)
+    uint32_t draws = 0;  // counter of the neuron's random stream
+  };
+  struct no_thinning {};
   struct slot {
     state s;
     double t_last = 0;    // the time of `s`
@@ -141,6 +158,7 @@ class population_of final : public population_base {
     bool exact = false;
     std::array<double, n_sums> sums{};  // inputs since t_last not yet folded into `s`
     double decay = 1;                   // exp(-rate (t_last - origin)), with the sums
+    [[no_unique_address]] std::conditional_t<stochastic, thinning, no_thinning> th;
   };
 
   // After an input: most fit in the margin the last estimate left, so the queue key stays a
@@ -155,7 +173,64 @@ class population_of final : public population_base {
       if (effect > 0 && sl.fallback < queue.key(g)) queue.set(g, std::max(sl.fallback, t));
       return;
     }
-    schedule(t, i, Model::estimate(sl.s, p(i)), queue);
+    schedule(t, i, estimate(i), queue);
+  }
+
+  spike_estimate estimate(uint32_t i) {
+    if constexpr (closed_form) return Model::estimate(slots_[i].s, p(i));
+    else if constexpr (stochastic) return candidate(i);
+    else return look_ahead(slots_[i].s, p(i));
+  }
+  // A lower bound (or a thinning candidate) came due and the state is at its time.
+  spike_estimate look_again(uint32_t i) {
+    if constexpr (closed_form) return Model::next_spike(slots_[i].s, p(i));
+    else if constexpr (stochastic) {
+      // Thinning: the candidate is a spike with probability hazard / bound. Otherwise the bounding
+      // process starts afresh from here (it is memoryless), with a bound for the present state.
+      slot& sl = slots_[i];
+      if (draw(i).uniform() * sl.th.rate <= Model::hazard(sl.s, p(i))) return spike_estimate::at(0);
+      return candidate(i);
+    } else return look_ahead(slots_[i].s, p(i));
+  }
+  // The next event of the Poisson process with the model's bound rate: the next spike can only
+  // be one of these events.
+  spike_estimate candidate(uint32_t i) {
+    slot& sl = slots_[i];
+    const rate_bound b = Model::hazard_bound(sl.s, p(i));
+    sl.th.rate = b.rate;
+    return spike_estimate::bound(b.rate > 0 ? b.dead + draw(i).exponential(b.rate) : no_spike, b.margin);
+  }
+  // Each draw its own counter of the neuron's stream: spikes do not depend on event order.
+  rng_stream draw(uint32_t i) {
+    return rng_stream(seed_, rng_purpose::hazard, first_gid + i, slots_[i].th.draws++);
+  }
+  // A step-only model: the state after max_step tells whether it crosses within it, and the
+  // first crossing is bisected on the step length, with the model's own step.
+  static spike_estimate look_ahead(const state& s, const params& pi) {
+    if (Model::crossed(s, pi)) return spike_estimate::at(0);
+    state end = s;
+    Model::advance(end, pi, Model::max_step);
+    if (!Model::crossed(end, pi)) return spike_estimate::bound(Model::max_step, 0);
+    double lo = 0, hi = Model::max_step;
+    while (hi - lo > crossing_tolerance) {
+      const double mid = 0.5 * (lo + hi);
+      state m = s;
+      Model::advance(m, pi, mid);
+      (Model::crossed(m, pi) ? hi : lo) = mid;
+    }
+    return spike_estimate::at(hi);
+  }
+  // What an input can do to the crossing time, in the model's measure; a model that does not
+  // say is looked at again after every input.
+  static double effect(const params& pi, double w, int receptor) {
+    if constexpr (requires { Model::input_effect(pi, w, receptor); }) return Model::input_effect(pi, w, receptor);
+    else return no_spike;
+  }
+  static void advance(state& s, const params& pi, double h) {
+    if constexpr (stepped) {
+      for (; h > Model::max_step; h -= Model::max_step) Model::advance(s, pi, Model::max_step);
+    }
+    Model::advance(s, pi, h);
   }
 
   // Brings the slot's state to time t, folding in the summed inputs.
@@ -173,7 +248,7 @@ class population_of final : public population_base {
         return;
       }
     }
-    if (t != sl.t_last) Model::advance(sl.s, pi, t - sl.t_last);
+    if (t != sl.t_last) advance(sl.s, pi, t - sl.t_last);
     sl.t_last = t;
   }
 
@@ -236,6 +311,7 @@ class population_of final : public population_base {
   bool shared_params_ = true;
   std::vector<slot> slots_;
   double rate_ = 0, origin_ = 0;  // frame decay rate (0: no summing), frame origin
+  uint64_t seed_ = 0;
 };
 
 // The registry entry of a model: its tables for `info` and validation, and its factory.
@@ -252,6 +328,7 @@ model_info describe_model(std::string origin) {
   for (const auto& f : Model::state_table)
     m.state.push_back({std::string(f.name), std::string(f.unit), std::string(f.doc), ds.*f.member});
   for (auto r : Model::receptors) m.receptors.emplace_back(r);
+  if constexpr (requires { Model::conductance_based; }) m.conductance_based = Model::conductance_based;
   m.make = [](const population_spec& spec, uint64_t seed, uint32_t pop_index, uint32_t first) {
     return std::unique_ptr<population_base>(new population_of<Model>(spec, seed, pop_index, first));
   };

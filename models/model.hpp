@@ -37,6 +37,13 @@ struct spike_estimate {
 
 inline constexpr double no_spike = std::numeric_limits<double>::infinity();
 
+// A stochastic model's promise about its hazard (1/ms) from now on, without further input: zero
+// for `dead` ms, then at most `rate`, and still at most `rate` while later inputs add up to at
+// most `margin` in input_effect(). The engine samples spikes from it by thinning.
+struct rate_bound {
+  double rate, margin, dead = 0;
+};
+
 // x^k for a small k >= 1: one exponential serves time constants that divide each other.
 GS_HD inline double ipow(double x, int k) {
   double y = x;
