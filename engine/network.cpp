@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 namespace gs {
@@ -17,8 +18,14 @@ namespace {
 
 struct count_sink final : synapse_sink {
   std::vector<uint64_t>& row;
+  bool own_weights = false, own_delays = false;  // some synapse brought its own
   explicit count_sink(std::vector<uint64_t>& r) : row(r) {}
   void add(uint32_t s, uint32_t) override { ++row[s + 1]; }
+  void add(uint32_t s, uint32_t, double w, double d) override {
+    ++row[s + 1];
+    own_weights |= !std::isnan(w);
+    own_delays |= !std::isnan(d);
+  }
 };
 
 struct fill_sink final : synapse_sink {
@@ -36,6 +43,12 @@ struct fill_sink final : synapse_sink {
     if (!p.weights.empty()) p.weights[k] = static_cast<float>(weight.draw(wrng));
     if (!p.delays.empty()) p.delays[k] = static_cast<float>(delay.draw(drng));
   }
+  void add(uint32_t s, uint32_t t, double w, double d) override {
+    const uint64_t k = next[s]++;
+    p.targets[k] = t;
+    if (!p.weights.empty()) p.weights[k] = static_cast<float>(std::isnan(w) ? weight.draw(wrng) : w);
+    if (!p.delays.empty()) p.delays[k] = static_cast<float>(std::isnan(d) ? delay.draw(drng) : d);
+  }
 };
 
 }  // namespace
@@ -52,8 +65,8 @@ projection connect(const rule_info& rule, const json& rule_params, const rule_co
   std::partial_sum(p.row.begin(), p.row.end(), p.row.begin());
   const uint64_t n = p.row.back();
   p.targets.resize(n);
-  if (!weight.is_constant()) p.weights.resize(n);
-  if (!delay.is_constant()) p.delays.resize(n);
+  if (!weight.is_constant() || counter.own_weights) p.weights.resize(n);
+  if (!delay.is_constant() || counter.own_delays) p.delays.resize(n);
   fill_sink filler(p, ctx, weight, delay);
   rule.generate(rule_params, ctx, filler);
   if (!p.delays.empty()) {
@@ -80,12 +93,36 @@ projection connect(const rule_info& rule, const json& rule_params, const rule_co
   return p;
 }
 
+std::vector<position> neuron_positions(const population_spec& spec, uint64_t seed, uint32_t pop_index) {
+  const layout_spec& l = spec.positions;
+  std::vector<position> out;
+  if (l.kind == layout_spec::none) return out;
+  out.resize(spec.size);
+  const double left = l.center[0] - l.extent[0] / 2, bottom = l.center[1] - l.extent[1] / 2;
+  if (l.kind == layout_spec::grid) {
+    // Cell centres, row 0 at the top (largest y) as in NEST's grid layers.
+    const double dx = l.extent[0] / l.columns, dy = l.extent[1] / l.rows;
+    for (uint32_t i = 0; i < spec.size; ++i) {
+      const uint32_t r = i / l.columns, c = i % l.columns;
+      out[i] = {left + (c + 0.5) * dx, bottom + l.extent[1] - (r + 0.5) * dy};
+    }
+  } else {
+    for (uint32_t i = 0; i < spec.size; ++i) {
+      rng_stream rng(seed, rng_purpose::positions, pop_index, i);
+      const double x = rng.uniform(), y = rng.uniform();
+      out[i] = {left + l.extent[0] * x, bottom + l.extent[1] * y};
+    }
+  }
+  return out;
+}
+
 network build_populations(const run_config& cfg, const registry& reg) {
   network net;
   try {
     for (size_t i = 0; i < cfg.populations.size(); ++i) {
       const auto& ps = cfg.populations[i];
       net.populations.push_back(reg.find_model(ps.model)->make(ps, cfg.seed, uint32_t(i), net.neurons));
+      net.positions.push_back(neuron_positions(ps, cfg.seed, uint32_t(i)));
       net.neurons += ps.size;
     }
   } catch (const config_error& e) {
@@ -102,9 +139,20 @@ network build_network(const run_config& cfg, const registry& reg) {
     for (const auto& tname : spec.targets) {
       const auto tgt = static_cast<uint32_t>(cfg.population_index(tname));
       const population_base& tp = *net.populations[tgt];
-      rule_context ctx{net.populations[src]->size, tp.size, src == tgt, cfg.seed,
-                       static_cast<uint32_t>(net.projections.size())};
-      projection p = connect(*reg.find_rule(spec.rule), spec.rule_params, ctx, spec.weight, spec.delay);
+      rule_context ctx = projection_context(cfg, src, tgt, static_cast<uint32_t>(net.projections.size()));
+      ctx.source_positions = net.positions[src];
+      ctx.target_positions = net.positions[tgt];
+      projection p;
+      try {
+        p = connect(*reg.find_rule(spec.rule), spec.rule_params, ctx, spec.weight, spec.delay);
+      } catch (const config_error&) {
+        throw;
+      } catch (const std::runtime_error& e) {
+        // Found only while drawing (a target short of sources in its mask) or reading a file that
+        // changed since it was checked: still bad input, reported with the projection's rule.
+        throw config_error(cfg.file, spec.path + ".rule." + spec.rule,
+                           fmt::format("{} (source \"{}\", target \"{}\")", e.what(), spec.source, tname));
+      }
       p.path = spec.path;
       p.source = src;
       p.target = tgt;

@@ -34,6 +34,7 @@ struct network {
   std::vector<std::unique_ptr<population_base>> populations;
   std::vector<projection> projections;
   std::vector<std::vector<uint32_t>> outgoing;  // per population: its projections
+  std::vector<std::vector<position>> positions;  // per population, empty without "positions"
   uint32_t neurons = 0;
 
   uint32_t population_of(uint32_t gid) const;
@@ -46,7 +47,13 @@ network build_network(const run_config& cfg, const registry& reg);
 // short of running, without the cost of the synapses.
 network build_populations(const run_config& cfg, const registry& reg);
 
+// Where the neurons of a population sit: a grid row-major from the top-left, or uniform in the
+// extent from a stream keyed by (seed, population, neuron); empty without "positions".
+std::vector<position> neuron_positions(const population_spec& spec, uint64_t seed, uint32_t pop_index);
+
 // One projection between two populations (used by build_network and by tests of the storage).
+// Synapses the rule emits with their own weight or delay (synapse_sink's second add) keep them;
+// the others take `weight` and `delay`.
 projection connect(const rule_info& rule, const json& rule_params, const rule_context& ctx,
                    const value_spec& weight, const value_spec& delay);
 

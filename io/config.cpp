@@ -9,6 +9,10 @@
 #include <set>
 #include <sstream>
 
+#include "plugins/spatial.hpp"
+
+#include "plugins/loader.hpp"
+
 namespace gs {
 
 config_error::config_error(const std::string& f, const std::string& p, const std::string& m)
@@ -19,6 +23,25 @@ int run_config::population_index(const std::string& name) const {
   for (size_t i = 0; i < populations.size(); ++i)
     if (populations[i].name == name) return static_cast<int>(i);
   return -1;
+}
+
+rule_context projection_context(const run_config& cfg, uint32_t source, uint32_t target, uint32_t projection) {
+  const population_spec &s = cfg.populations[source], &t = cfg.populations[target];
+  rule_context c;
+  c.n_source = s.size;
+  c.n_target = t.size;
+  c.same_population = source == target;
+  c.seed = cfg.seed;
+  c.projection = projection;
+  c.source_spatial = s.positions.kind != layout_spec::none;
+  c.target_spatial = t.positions.kind != layout_spec::none;
+  // load_config refuses a distance-dependent rule between a periodic and a non-periodic
+  // population, or periodic ones of different extents.
+  c.periodic = s.positions.periodic && t.positions.periodic;
+  c.extent = t.positions.extent;
+  c.source_name = s.name;
+  c.target_name = t.name;
+  return c;
 }
 
 static size_t edit_distance(const std::string& a, const std::string& b) {
@@ -248,6 +271,54 @@ struct duplicate_keys {
   }
 };
 
+// Why a weight distribution may draw a value of the wrong sign (`sign` +1: >= 0 wanted, -1: <= 0),
+// or empty when every draw has the sign.
+std::string sign_problem(const value_spec& w, int sign) {
+  const char* want = sign > 0 ? ">= 0" : "<= 0";
+  switch (w.kind) {
+    case value_spec::constant:
+      if (sign * w.a < 0) return fmt::format("the weight {} is {}; weights must be {}", w.a, sign > 0 ? "negative" : "positive", want);
+      return "";
+    case value_spec::uniform:
+      if (sign > 0 && w.a < 0) return fmt::format("uniform weights from {} can be negative; weights must be >= 0", w.a);
+      if (sign < 0 && w.b > 0) return fmt::format("uniform weights up to {} can be positive; weights must be <= 0", w.b);
+      return "";
+    case value_spec::normal:
+      if (sign > 0 && w.lo < 0)
+        return std::isinf(w.lo) ? "normal weights can be negative; give the distribution \"min\": 0 (or more)"
+                                : fmt::format("normal weights can be as low as \"min\" = {}; weights must be >= 0", w.lo);
+      if (sign < 0 && w.hi > 0)
+        return std::isinf(w.hi) ? "normal weights can be positive; give the distribution \"max\": 0 (or less)"
+                                : fmt::format("normal weights can be as high as \"max\" = {}; weights must be <= 0", w.hi);
+      return "";
+    case value_spec::lognormal:
+      if (sign < 0) return "lognormal weights are positive; weights must be <= 0";
+      return "";
+  }
+  return "";
+}
+
+// Reads a file-based rule's synapses once at validation, so that weights and delays from the
+// file are checked (sign under Dale's law, min_delay) before anything runs.
+struct scan_sink final : synapse_sink {
+  int sign = 0;  // 0: any weight
+  double min_delay = 0;
+  bool own_weights = false, uses_projection_weight = false;
+  bool bad_weight = false, bad_delay = false;
+  uint32_t ws = 0, wt = 0, ds = 0, dt = 0;
+  double w_bad = 0, d_bad = 0;
+  void add(uint32_t, uint32_t) override { uses_projection_weight = true; }
+  void add(uint32_t s, uint32_t t, double w, double d) override {
+    if (std::isnan(w)) {
+      uses_projection_weight = true;
+    } else {
+      own_weights = true;
+      if (!bad_weight && sign * w < 0) bad_weight = true, ws = s, wt = t, w_bad = w;
+    }
+    if (!std::isnan(d) && !bad_delay && d < min_delay) bad_delay = true, ds = s, dt = t, d_bad = d;
+  }
+};
+
 json parse_file(const std::filesystem::path& file) {
   std::error_code ec;
   if (std::filesystem::is_directory(file, ec))
@@ -315,7 +386,7 @@ void apply_override(json& doc, const std::string& item, const std::string& file)
 }  // namespace
 
 run_config load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides,
-                       const registry& reg) {
+                       registry& reg) {
   run_config cfg;
   cfg.file = file.string();
   checker c{cfg.file};
@@ -324,11 +395,25 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
   cfg.document = doc;
 
   c.object(doc, "");
-  c.keys(doc, "", {"run", "populations", "projections", "stimuli", "recorders", "outputs"});
+  c.keys(doc, "", {"plugins", "run", "populations", "projections", "stimuli", "recorders", "outputs"});
+
+  // plugins first: they add the models, rules and stimuli the rest may name
+  if (doc.contains("plugins")) {
+    const json& list = c.array(doc["plugins"], "plugins");
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string p = c.at("plugins", i);
+      const std::string entry = c.string(list[i], p);
+      try {
+        load_plugin(reg, find_plugin(entry, file.parent_path()));
+      } catch (const plugin_error& e) {
+        c.fail(p, e.what());
+      }
+    }
+  }
 
   // run
   const json& run = c.object(c.required(doc, "", "run"), "run");
-  c.keys(run, "run", {"duration", "seed", "backend", "min_delay"});
+  c.keys(run, "run", {"duration", "seed", "backend", "method", "min_delay"});
   cfg.duration = c.positive(c.required(run, "run", "duration"), "run.duration");
   if (run.contains("seed")) cfg.seed = c.count(run["seed"], "run.seed", UINT64_MAX);
   if (run.contains("backend")) {
@@ -339,6 +424,48 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
                                         did_you_mean(cfg.backend, backends)));
   }
   if (run.contains("min_delay")) cfg.min_delay = c.positive(run["min_delay"], "run.min_delay");
+  if (run.contains("method")) {
+    // Whether every population is stochastic, as "direct" needs, is known once the models are
+    // built: check_method() (engine/backends/event/direct.hpp) says so, naming the population.
+    cfg.method = c.string(run["method"], "run.method");
+    const std::vector<std::string> methods{"next_reaction", "direct"};
+    if (std::find(methods.begin(), methods.end(), cfg.method) == methods.end())
+      c.fail("run.method", fmt::format("unknown method \"{}\"{}", cfg.method, did_you_mean(cfg.method, methods)));
+  }
+
+  // "positions": {"grid": {"shape", "extent", "center"}} or {"random": {"extent", "center"}}, "periodic"
+  auto layout = [&](const json& v, const std::string& path) {
+    layout_spec l;
+    c.object(v, path);
+    c.keys(v, path, {"grid", "random", "periodic"});
+    if (v.contains("grid") == v.contains("random"))
+      c.fail(path, "give exactly one of \"grid\" and \"random\"");
+    const bool grid = v.contains("grid");
+    const std::string kp = c.at(path, grid ? "grid" : "random");
+    const json& k = c.object(v[grid ? "grid" : "random"], kp);
+    c.keys(k, kp, grid ? std::vector<std::string>{"shape", "extent", "center"} : std::vector<std::string>{"extent", "center"});
+    auto pair = [&](const std::string& key, bool positive) -> position {
+      const std::string pp = c.at(kp, key);
+      const json& a = c.array(k[key], pp);
+      if (a.size() != 2) c.fail(pp, fmt::format("expected two numbers [{}], found {}", key == "extent" ? "width, height" : "x, y", a.size()));
+      return {positive ? c.positive(a[0], c.at(pp, 0)) : c.number(a[0], c.at(pp, 0)),
+              positive ? c.positive(a[1], c.at(pp, 1)) : c.number(a[1], c.at(pp, 1))};
+    };
+    l.kind = grid ? layout_spec::grid : layout_spec::random;
+    if (grid) {
+      const std::string sp = c.at(kp, "shape");
+      const json& shape = c.array(c.required(k, kp, "shape"), sp);
+      if (shape.size() != 2) c.fail(sp, fmt::format("expected [rows, columns], found {} numbers", shape.size()));
+      l.rows = static_cast<uint32_t>(c.count(shape[0], c.at(sp, 0), UINT32_MAX));
+      l.columns = static_cast<uint32_t>(c.count(shape[1], c.at(sp, 1), UINT32_MAX));
+      if (l.rows == 0 || l.columns == 0) c.fail(sp, "a grid needs at least one row and one column");
+      if (uint64_t(l.rows) * l.columns > UINT32_MAX) c.fail(sp, "more than 2^32 - 1 neurons");
+    }
+    if (k.contains("extent")) l.extent = pair("extent", true);
+    if (k.contains("center")) l.center = pair("center", false);
+    if (v.contains("periodic")) l.periodic = c.boolean(v["periodic"], c.at(path, "periodic"));
+    return l;
+  };
 
   // populations, in file order
   const json& pops = c.object(c.required(doc, "", "populations"), "populations");
@@ -350,12 +477,29 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
       c.fail(p, fmt::format("{}; a population name becomes an HDF5 group in spikes.h5 and traces.h5",
                             name.empty() ? "empty population name" : "population name \"" + name + "\" contains '/'"));
     c.object(body, p);
-    c.keys(body, p, {"size", "model", "params", "initial"});
+    c.keys(body, p, {"size", "model", "params", "initial", "positions", "type"});
     population_spec ps;
     ps.name = name;
     ps.path = p;
-    ps.size = static_cast<uint32_t>(c.count(c.required(body, p, "size"), c.at(p, "size"), UINT32_MAX));
+    if (body.contains("positions")) ps.positions = layout(body["positions"], c.at(p, "positions"));
+    const bool grid = ps.positions.kind == layout_spec::grid;
+    const uint64_t grid_size = uint64_t(ps.positions.rows) * ps.positions.columns;
+    if (body.contains("size") || !grid) {
+      ps.size = static_cast<uint32_t>(c.count(c.required(body, p, "size"), c.at(p, "size"), UINT32_MAX));
+      if (grid && ps.size != grid_size)
+        c.fail(c.at(p, "size"), fmt::format("size {} does not match the grid of {} x {} = {} neurons (size may be "
+                                            "left out with a grid)", ps.size, ps.positions.rows, ps.positions.columns,
+                                            grid_size));
+    } else {
+      ps.size = static_cast<uint32_t>(grid_size);
+    }
     if (ps.size == 0) c.fail(c.at(p, "size"), "a population needs at least one neuron");
+    if (body.contains("type")) {
+      ps.type = c.string(body["type"], c.at(p, "type"));
+      const std::vector<std::string> types{"excitatory", "inhibitory"};
+      if (std::find(types.begin(), types.end(), ps.type) == types.end())
+        c.fail(c.at(p, "type"), fmt::format("unknown population type \"{}\"{}", ps.type, did_you_mean(ps.type, types)));
+    }
     total += ps.size;
     if (total > UINT32_MAX) c.fail(c.at(p, "size"), "more than 2^32 - 1 neurons in all");
     ps.model = c.string(c.required(body, p, "model"), c.at(p, "model"));
@@ -430,24 +574,64 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
       const json& given = rule.begin().value().is_null() ? json::object() : c.object(rule.begin().value(), rp);
       c.keys(given, rp, names_of(ri->params));
       ps.rule_params = json::object();
+      std::string spatial_param, file_param;  // a parameter that needs positions; one naming a file
       for (const auto& pi : ri->params) {
         const std::string pp = c.at(rp, pi.name);
+        const bool optional = pi.kind == param_info::mask || pi.kind == param_info::text || pi.kind == param_info::file;
         if (!given.contains(pi.name)) {
           if (std::isnan(pi.default_value)) c.fail(pp, "is required but missing");
+          if (optional) continue;  // absent: the rule's own default
           if (pi.kind == param_info::boolean) ps.rule_params[pi.name] = pi.default_value != 0;
           else ps.rule_params[pi.name] = pi.default_value;
         } else if (pi.kind == param_info::boolean) {
           ps.rule_params[pi.name] = c.boolean(given[pi.name], pp);
         } else if (pi.kind == param_info::integer) {
           ps.rule_params[pi.name] = c.count(given[pi.name], pp, UINT32_MAX);
+        } else if (pi.kind == param_info::profile || pi.kind == param_info::mask) {
+          try {
+            if (pi.kind == param_info::profile) spatial::read_profile(given[pi.name]);
+            else spatial::read_mask(given[pi.name]);
+          } catch (const spatial::spec_error& e) {
+            c.fail(e.path.empty() ? pp : c.at(pp, e.path), e.what());
+          }
+          ps.rule_params[pi.name] = given[pi.name];
+          if (spatial_param.empty() && (pi.kind == param_info::mask || given[pi.name].is_object())) spatial_param = pi.name;
+        } else if (pi.kind == param_info::text || pi.kind == param_info::file) {
+          std::string text = c.string(given[pi.name], pp);
+          if (pi.kind == param_info::file) {
+            if (text.empty()) c.fail(pp, "expected a file name, found an empty string");
+            // Relative to the run file, so a run file and its data move together.
+            const std::filesystem::path f(text);
+            text = f.is_absolute() ? f.string() : (std::filesystem::path(cfg.file).parent_path() / f).string();
+            file_param = pi.name;
+          }
+          ps.rule_params[pi.name] = text;
         } else {
           ps.rule_params[pi.name] = c.number(given[pi.name], pp);
         }
       }
-      const auto& src = cfg.populations[cfg.population_index(ps.source)];
+      const auto si = static_cast<uint32_t>(cfg.population_index(ps.source));
+      const auto& src = cfg.populations[si];
       for (const auto& t : ps.targets) {
-        const auto& tgt = cfg.populations[cfg.population_index(t)];
-        rule_context ctx{src.size, tgt.size, src.name == tgt.name, cfg.seed, 0};
+        const auto ti = static_cast<uint32_t>(cfg.population_index(t));
+        const auto& tgt = cfg.populations[ti];
+        if (!spatial_param.empty()) {
+          const std::string sp = c.at(rp, spatial_param);
+          for (const population_spec* pop : {&src, &tgt})
+            if (pop->positions.kind == layout_spec::none)
+              c.fail(sp, fmt::format("{} depends on distance, but population \"{}\" has no \"positions\"",
+                                     spatial_param, pop->name));
+          if (src.positions.periodic != tgt.positions.periodic)
+            c.fail(rp, fmt::format("population \"{}\" is periodic and \"{}\" is not; distances wrap around only "
+                                   "between periodic populations", src.positions.periodic ? src.name : tgt.name,
+                                   src.positions.periodic ? tgt.name : src.name));
+          if (src.positions.periodic && src.positions.extent != tgt.positions.extent)
+            c.fail(rp, fmt::format("periodic populations \"{}\" and \"{}\" have different extents [{}, {}] and [{}, {}]; "
+                                   "distances can wrap around one torus only", src.name, tgt.name,
+                                   src.positions.extent[0], src.positions.extent[1], tgt.positions.extent[0],
+                                   tgt.positions.extent[1]));
+        }
+        const rule_context ctx = projection_context(cfg, si, ti, 0);
         if (std::string err = ri->check(ps.rule_params, ctx); !err.empty()) {
           // Rules word their problems "p = 1.5 is ..."; when the first word is a parameter, point at it.
           const std::string first = err.substr(0, err.find(' '));
@@ -475,7 +659,67 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
                                                  "uniform or a normal distribution with \"min\"", floor));
         }
       }
-      ps.receptor = receptor(body, p, ps.targets, &ps.weight);
+      // Dale's law: a typed population's projections all excite or all inhibit. Its type also
+      // names the receptor when the projection does not.
+      const std::string law = fmt::format("population \"{}\" is {} (Dale's law)", src.name, src.type);
+      if (!src.type.empty() && !body.contains("receptor")) {
+        ps.receptor = src.type;
+        for (const auto& t : ps.targets) {
+          const auto& recs = reg.find_model(cfg.populations[cfg.population_index(t)].model)->receptors;
+          if (std::find(recs.begin(), recs.end(), ps.receptor) == recs.end())
+            c.fail(p, fmt::format("{}, but the model of target \"{}\" has no \"{}\" receptor", law, t, ps.receptor));
+        }
+      } else {
+        ps.receptor = receptor(body, p, ps.targets, &ps.weight);
+      }
+      if (!src.type.empty() && ps.receptor != src.type)
+        c.fail(c.at(p, "receptor"), fmt::format("{}: its projections must use the \"{}\" receptor, found \"{}\"", law,
+                                                src.type, ps.receptor));
+      // Weights >= 0 from excitatory populations and onto conductance-based models, <= 0 from
+      // inhibitory ones onto current-based models (where the sign alone makes an input inhibit).
+      auto wanted_sign = [&](const population_spec& tgt) {
+        if (src.type.empty()) return 0;
+        return src.type == "excitatory" || reg.find_model(tgt.model)->conductance_based ? 1 : -1;
+      };
+      auto sign_reason = [&](const population_spec& tgt) {
+        return reg.find_model(tgt.model)->conductance_based
+                   ? fmt::format("{} and the model of \"{}\" is conductance-based", law, tgt.name)
+                   : law;
+      };
+      bool weight_used = !file_param.empty() ? body.contains("weight") : true;
+      for (const auto& t : ps.targets) {
+        const auto ti = static_cast<uint32_t>(cfg.population_index(t));
+        const auto& tgt = cfg.populations[ti];
+        const int sign = wanted_sign(tgt);
+        if (!file_param.empty()) {
+          // A rule that reads its synapses from a file: read them now, so that the ids, the
+          // weights' signs and the delays are checked by validate, not found halfway into a run.
+          scan_sink scan;
+          scan.sign = sign;
+          scan.min_delay = cfg.min_delay;
+          try {
+            ri->generate(ps.rule_params, projection_context(cfg, si, ti, 0), scan);
+          } catch (const std::runtime_error& e) {
+            c.fail(rp, fmt::format("{} (source \"{}\", target \"{}\")", e.what(), src.name, tgt.name));
+          }
+          const std::string file_name = ps.rule_params[file_param].get<std::string>();
+          if (scan.bad_weight)
+            c.fail(rp, fmt::format("{}: {} gives the synapse {} -> {} (source \"{}\", target \"{}\") the weight {}; "
+                                   "weights must be {}", sign_reason(tgt), file_name, scan.ws, scan.wt, src.name,
+                                   tgt.name, scan.w_bad, sign > 0 ? ">= 0" : "<= 0"));
+          if (scan.bad_delay)
+            c.fail(rp, fmt::format("{} gives the synapse {} -> {} (source \"{}\", target \"{}\") the delay {} ms, "
+                                   "below the minimum delay run.min_delay = {} ms", file_name, scan.ds, scan.dt,
+                                   src.name, tgt.name, scan.d_bad, cfg.min_delay));
+          if (scan.own_weights && ps.receptor.empty())
+            c.fail(c.at(p, "receptor"), fmt::format("is required when the weights come from the file {} (it cannot be "
+                                                    "chosen by the sign of each weight)", file_name));
+          weight_used |= scan.uses_projection_weight;
+        }
+        if (sign != 0 && weight_used)
+          if (std::string why = sign_problem(ps.weight, sign); !why.empty())
+            c.fail(c.at(p, "weight"), fmt::format("{}: {}", sign_reason(tgt), why));
+      }
       cfg.projections.push_back(std::move(ps));
     }
   }

@@ -25,10 +25,20 @@ struct named_value {
   std::string path;
 };
 
+// Where the neurons of a population sit in the plane ("positions"; engine/network.hpp draws them).
+struct layout_spec {
+  enum kind_t { none, grid, random } kind = none;
+  uint32_t rows = 0, columns = 0;  // grid
+  position extent{1, 1}, center{0, 0};
+  bool periodic = false;  // distances wrap around the extent (a torus)
+};
+
 struct population_spec {
   std::string name, model, path;
   uint32_t size = 0;
   std::vector<named_value> params, initial;
+  layout_spec positions;
+  std::string type;  // "excitatory", "inhibitory" (Dale's law is checked), or empty
 };
 
 struct projection_spec {
@@ -67,6 +77,7 @@ struct run_config {
   double duration = 0, min_delay = 0.1;
   uint64_t seed = 1;
   std::string backend = "event";
+  std::string method = "next_reaction";  // event backend: "next_reaction" or "direct" (Gillespie)
   std::vector<population_spec> populations;
   std::vector<projection_spec> projections;
   std::vector<stimulus_spec> stimuli;
@@ -80,9 +91,14 @@ struct run_config {
   int population_index(const std::string& name) const;
 };
 
+// What a rule sees of one (source, target) pair of populations, short of the positions
+// themselves (the network fills them in).
+rule_context projection_context(const run_config& cfg, uint32_t source, uint32_t target, uint32_t projection);
+
 // Reads and validates; throws config_error on bad input.
+// Plugins the file names are loaded into `reg` first.
 run_config load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides,
-                       const registry& reg);
+                       registry& reg);
 
 // Closest of `names` to `word` by edit distance, or empty when nothing is close.
 std::string closest_name(const std::string& word, const std::vector<std::string>& names);

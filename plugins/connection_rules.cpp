@@ -9,6 +9,7 @@
 
 #include "engine/rng.hpp"
 #include "plugins/registry.hpp"
+#include "plugins/spatial.hpp"
 
 namespace gs {
 
@@ -22,6 +23,10 @@ param_info autapses() {
 }
 param_info multapses() {
   return {"allow_multapses", "", "allow more than one synapse between the same pair", 1, param_info::boolean};
+}
+param_info mask() {
+  return {"mask", "", "displacements (target minus source position) that may connect: circular, box, doughnut; "
+          "none by default", 0, param_info::mask};
 }
 
 bool skip_autapse(const json& p, const rule_context& c, uint32_t s, uint32_t t) {
@@ -67,12 +72,17 @@ rule_info pairwise_bernoulli() {
   rule_info r;
   r.name = "pairwise_bernoulli";
   r.doc = "each (source, target) pair is connected independently with probability p";
-  r.params = {{"p", "", "connection probability", required}, autapses()};
-  r.check = [](const json& p, const rule_context&) -> std::string {
+  r.params = {{"p", "", "connection probability, or a distance profile (gaussian, exponential)", required,
+               param_info::profile},
+              autapses(), mask()};
+  r.check = [](const json& p, const rule_context& c) -> std::string {
+    if (spatial::needs_positions(p)) return spatial::check(p, c);
+    if (!p["p"].is_number()) return "p must be a number or a distance profile";
     const double prob = p["p"].get<double>();
     return (prob >= 0 && prob <= 1) ? "" : fmt::format("p = {} is outside [0, 1]", prob);
   };
   r.generate = [](const json& p, const rule_context& c, synapse_sink& sink) {
+    if (spatial::needs_positions(p)) return spatial::pairwise_bernoulli(p, c, sink);
     const double prob = p["p"].get<double>();
     if (prob <= 0) return;
     const double log_q = std::log1p(-prob);
@@ -94,9 +104,15 @@ rule_info fixed_indegree() {
   rule_info r;
   r.name = "fixed_indegree";
   r.doc = "each target receives exactly `indegree` synapses from randomly chosen sources";
-  r.params = {{"indegree", "", "synapses per target neuron", required, param_info::integer}, autapses(), multapses()};
+  r.params = {{"indegree", "", "synapses per target neuron", required, param_info::integer}, autapses(), multapses(),
+              {"p", "", "sampling weight of a source: a constant, or a distance profile (gaussian, exponential)", 1,
+               param_info::profile},
+              mask()};
   r.check = [](const json& p, const rule_context& c) -> std::string {
     const auto k = p["indegree"].get<uint64_t>();
+    if (std::string err = spatial::check(p, c); !err.empty()) return err;
+    if (p.contains("p") && p["p"].is_number() && p["p"].get<double>() == 0 && k > 0)
+      return "p = 0 leaves no source to draw from";
     if (candidates(p, c, c.n_source) == 0 && k > 0) return "no source neuron is allowed";
     if (!p["allow_multapses"].get<bool>() && k > candidates(p, c, c.n_source))
       return fmt::format("indegree {} exceeds the {} possible sources without multapses", k,
@@ -104,6 +120,7 @@ rule_info fixed_indegree() {
     return "";
   };
   r.generate = [](const json& p, const rule_context& c, synapse_sink& sink) {
+    if (spatial::needs_positions(p)) return spatial::fixed_indegree(p, c, sink);
     const auto k = p["indegree"].get<uint64_t>();
     const bool no_self = c.same_population && !p["allow_autapses"].get<bool>();
     std::vector<uint32_t> row;
@@ -231,8 +248,11 @@ rule_info all_to_all() {
 
 }  // namespace
 
+rule_info from_file_rule();  // plugins/file_rules.cpp
+
 void register_builtin_rules(registry& reg) {
-  for (auto make : {pairwise_bernoulli, fixed_indegree, fixed_outdegree, fixed_total_number, one_to_one, all_to_all}) {
+  for (auto make : {pairwise_bernoulli, fixed_indegree, fixed_outdegree, fixed_total_number, one_to_one, all_to_all,
+                    from_file_rule}) {
     rule_info r = make();
     r.origin = "built-in";
     reg.add_rule(std::move(r));

@@ -3,23 +3,62 @@
 #include <stdexcept>
 
 #include "engine/population.hpp"
+#include "models/adex.hpp"
+#include "models/glif.hpp"
+#include "models/hawkes.hpp"
+#include "models/izhikevich.hpp"
 #include "models/lif_psc_delta.hpp"
 #include "models/lif_psc_exp.hpp"
 #include "models/parrot_neuron.hpp"
+#include "models/pp_lif_delta.hpp"
 
 namespace gs {
 
 void registry::add_model(model_info m) {
-  if (find_model(m.name))
-    throw std::runtime_error("cell model \"" + m.name + "\" is registered twice (" + m.origin + ")");
+  if (in_plugin_) m.origin = plugins_.back().file;
+  if (const model_info* old = find_model(m.name))
+    throw std::runtime_error("cell model \"" + m.name + "\" is registered twice (" + old->origin + " and " +
+                             m.origin + ")");
+  if (in_plugin_) plugins_.back().models.push_back(m.name);
   models_.push_back(std::move(m));
 }
 
 void registry::add_rule(rule_info r) {
-  if (find_rule(r.name))
-    throw std::runtime_error("connection rule \"" + r.name + "\" is registered twice (" + r.origin + ")");
+  if (in_plugin_) r.origin = plugins_.back().file;
+  if (const rule_info* old = find_rule(r.name))
+    throw std::runtime_error("connection rule \"" + r.name + "\" is registered twice (" + old->origin + " and " +
+                             r.origin + ")");
+  if (in_plugin_) plugins_.back().rules.push_back(r.name);
   rules_.push_back(std::move(r));
 }
+
+void registry::add_stimulus(stimulus_info st) {
+  if (in_plugin_) st.origin = plugins_.back().file;
+  if (const stimulus_info* old = find_stimulus(st.name))
+    throw std::runtime_error("stimulus generator \"" + st.name + "\" is registered twice (" + old->origin + " and " +
+                             st.origin + ")");
+  if (in_plugin_) plugins_.back().stimuli.push_back(st.name);
+  stimuli_.push_back(std::move(st));
+}
+
+const stimulus_info* registry::find_stimulus(const std::string& name) const {
+  for (const auto& s : stimuli_)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+std::vector<std::string> registry::stimulus_names() const {
+  std::vector<std::string> n;
+  for (const auto& s : stimuli_) n.push_back(s.name);
+  return n;
+}
+
+void registry::begin_plugin(std::string file, std::string name, std::string built_with) {
+  plugins_.push_back({std::move(file), std::move(name), std::move(built_with), {}, {}, {}});
+  in_plugin_ = true;
+}
+
+void registry::end_plugin() { in_plugin_ = false; }
 
 const model_info* registry::find_model(const std::string& name) const {
   for (const auto& m : models_)
@@ -49,6 +88,16 @@ void register_builtin_models(registry& reg) {
   reg.add_model(describe_model<lif_psc_exp>("built-in"));
   reg.add_model(describe_model<lif_psc_delta>("built-in"));
   reg.add_model(describe_model<parrot_neuron>("built-in"));
+  reg.add_model(describe_model<pp_lif_delta>("built-in"));
+  reg.add_model(describe_model<hawkes_linear>("built-in"));
+  reg.add_model(describe_model<hawkes_nonlinear>("built-in"));
+  reg.add_model(describe_model<aeif_psc_exp>("built-in"));
+  reg.add_model(describe_model<izhikevich>("built-in"));
+  reg.add_model(describe_model<glif1_psc_exp>("built-in"));
+  reg.add_model(describe_model<glif2_psc_exp>("built-in"));
+  reg.add_model(describe_model<glif3_psc_exp>("built-in"));
+  reg.add_model(describe_model<glif4_psc_exp>("built-in"));
+  reg.add_model(describe_model<glif5_psc_exp>("built-in"));
 }
 
 registry& default_registry() {
@@ -56,6 +105,7 @@ registry& default_registry() {
     registry r;
     register_builtin_models(r);
     register_builtin_rules(r);
+    register_builtin_stimuli(r);
     return r;
   }();
   return reg;

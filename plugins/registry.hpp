@@ -1,11 +1,14 @@
-// The registry of cell models and connection rules, looked up by name. Built-in models and rules
+// The registry of cell models, connection rules and stimulus generators, looked up by name. Built-in models and rules
 // register through the same calls an outside plugin uses (register_builtin_*), so there is one
 // mechanism whether a model is compiled in or loaded.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -20,13 +23,23 @@ struct population_spec;
 struct param_info {
   std::string name, unit, doc;
   double default_value = 0;
-  enum kind_t { number, integer, boolean } kind = number;
+  // profile: a number or a distance profile ({"gaussian": {...}}, plugins/spatial.hpp), for
+  // spatial populations. mask: an optional object bounding the distance (plugins/spatial.hpp).
+  // text, file: a string; a file is a path the config resolves against the run file's folder.
+  // A text, file or mask with default NaN is required; otherwise it is absent unless given.
+  // numbers: an array of numbers; with default NaN required, otherwise absent unless given.
+  enum kind_t { number, integer, boolean, profile, mask, text, file, numbers } kind = number;
+  // May be left out although it has no default (NaN): the owner's check says which are needed.
+  bool optional = false;
 };
 
 struct model_info {
   std::string name, doc, origin;  // origin: "built-in" or the plugin file
   std::vector<param_info> params, state;
   std::vector<std::string> receptors;
+  // Synaptic weights are conductances (nS, never negative) and the receptor alone says whether
+  // an input excites or inhibits; Dale's law is then checked on receptors, not on weight signs.
+  bool conductance_based = false;
   // Creates the population: per-neuron parameters and initial state drawn from the spec.
   std::function<std::unique_ptr<population_base>(const population_spec&, uint64_t seed,
                                                  uint32_t pop_index, uint32_t first_gid)>
@@ -36,14 +49,27 @@ struct model_info {
 // Where a rule sends the synapses it generates, as population-local (source, target) pairs.
 struct synapse_sink {
   virtual void add(uint32_t source, uint32_t target) = 0;
+  // A synapse that brings its own weight and/or delay (read from a file, say); NaN stands for
+  // the projection's. Sinks that only need the pairs keep the default.
+  virtual void add(uint32_t source, uint32_t target, double /*weight*/, double /*delay*/) { add(source, target); }
   virtual ~synapse_sink() = default;
 };
+
+using position = std::array<double, 2>;  // (x, y) in the units of the run file's extents
 
 struct rule_context {
   uint32_t n_source = 0, n_target = 0;
   bool same_population = false;  // autapses only exist when source and target coincide
   uint64_t seed = 0;
   uint32_t projection = 0;       // index of the internal projection, keys its random stream
+  // Spatial populations (docs/config.md, "positions"). The flags say whether a population has
+  // positions at all; the spans hold them once drawn (empty while the run file is validated).
+  bool source_spatial = false, target_spatial = false;
+  std::span<const position> source_positions, target_positions;
+  // Distances wrap around a torus of this size (both populations periodic with equal extents).
+  bool periodic = false;
+  position extent{0, 0};
+  std::string_view source_name, target_name;  // for messages
 };
 
 struct rule_info {
@@ -56,12 +82,66 @@ struct rule_info {
   std::function<void(const json& params, const rule_context&, synapse_sink&)> generate;
 };
 
+// One input of a stimulus: at time t, to one of its targets (an index into the flattened
+// target list) or to all of them, with the targets' weights multiplied by `scale`.
+struct stimulus_event {
+  static constexpr int64_t all = -1;
+  double t;  // infinity: nothing more
+  int64_t target = all;
+  double scale = 1;
+};
+
+// Makes the input times of one stimulus entry, in time order. The engine owns the targets (the
+// populations and ids, per-target weights drawn from "weight" or "amplitude", the receptor) and
+// delivers; a generator only says when, to whom and how strongly.
+class stimulus_generator {
+ public:
+  virtual ~stimulus_generator() = default;
+  virtual stimulus_event next() = 0;
+};
+
+struct stimulus_context {
+  uint64_t n_targets = 0;
+  double start = 0, stop = 0;  // [start, stop) clipped to the run's duration
+  uint64_t seed = 0;
+  uint32_t index = 0;          // the entry's position: random draws come from
+                               // rng_stream(seed, rng_purpose::stimulus, index)
+};
+
+struct stimulus_info {
+  std::string name, doc, origin;
+  // The generator's own keys, besides those every stimulus has (target, ids, weight or
+  // amplitude, receptor, start, stop: docs/config.md).
+  std::vector<param_info> params;
+  // A current source: it drives the models' DC input with "amplitude" (pA) instead of
+  // synaptic inputs with "weight" through a receptor.
+  bool current = false;
+  // Empty when the parameters are fine, otherwise {key path relative to the entry, problem}.
+  std::function<std::pair<std::string, std::string>(const json& params)> check;
+  std::function<std::unique_ptr<stimulus_generator>(const json& params, const stimulus_context&)> make;
+};
+
+// A loaded plugin library and what it added.
+struct plugin_record {
+  std::string file, name, built_with;
+  std::vector<std::string> models, rules, stimuli;
+};
+
 class registry {
  public:
+  // Names must be unique across built-ins and plugins. Inside begin_plugin/end_plugin the
+  // entries are stamped with the plugin's file as their origin.
   void add_model(model_info m);
   void add_rule(rule_info r);
+  void add_stimulus(stimulus_info s);
+  void begin_plugin(std::string file, std::string name, std::string built_with);
+  void end_plugin();
+  const std::vector<plugin_record>& plugins() const { return plugins_; }
   const model_info* find_model(const std::string& name) const;
   const rule_info* find_rule(const std::string& name) const;
+  const stimulus_info* find_stimulus(const std::string& name) const;
+  const std::vector<stimulus_info>& stimuli() const { return stimuli_; }
+  std::vector<std::string> stimulus_names() const;
   const std::vector<model_info>& models() const { return models_; }
   const std::vector<rule_info>& rules() const { return rules_; }
   std::vector<std::string> model_names() const;
@@ -70,10 +150,14 @@ class registry {
  private:
   std::vector<model_info> models_;
   std::vector<rule_info> rules_;
+  std::vector<stimulus_info> stimuli_;
+  std::vector<plugin_record> plugins_;
+  bool in_plugin_ = false;
 };
 
 void register_builtin_models(registry&);
 void register_builtin_rules(registry&);
+void register_builtin_stimuli(registry&);
 
 // The registry with everything built in; plugins loaded later add to it.
 registry& default_registry();

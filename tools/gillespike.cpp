@@ -8,10 +8,12 @@
 #include <cstdio>
 #include <iostream>
 
+#include "engine/backends/event/direct.hpp"
 #include "engine/backends/event/simulator.hpp"
 #include "engine/network.hpp"
 #include "io/config.hpp"
 #include "io/run_outputs.hpp"
+#include "plugins/loader.hpp"
 #include "plugins/registry.hpp"
 
 #ifdef GILLESPIKE_HAVE_CUDA
@@ -51,7 +53,7 @@ class progress_bar {
 
 int run(const std::string& file, const std::string& out_override, const std::vector<std::string>& sets, bool quiet,
         clock_type::time_point t_start) {
-  const gs::registry& reg = gs::default_registry();
+  gs::registry& reg = gs::default_registry();
   const gs::run_config cfg = gs::load_config(file, sets, reg);
   gs::run_timing timing;
   auto t0 = clock_type::now();
@@ -92,6 +94,7 @@ int run(const std::string& file, const std::string& out_override, const std::vec
 int validate(const std::string& file, const std::vector<std::string>& sets) {
   const gs::run_config cfg = gs::load_config(file, sets, gs::default_registry());
   const gs::network net = gs::build_populations(cfg, gs::default_registry());
+  gs::check_method(net, cfg);
   const uint64_t neurons = net.neurons;
   std::printf("%s: valid (%zu populations, %llu neurons, %zu projections, %zu stimuli, %.0f ms)\n", file.c_str(),
               cfg.populations.size(), static_cast<unsigned long long>(neurons), cfg.projections.size(),
@@ -102,15 +105,18 @@ int validate(const std::string& file, const std::vector<std::string>& sets) {
 void print_params(const std::vector<gs::param_info>& ps) {
   for (const auto& p : ps) {
     std::string dflt;
-    if (std::isnan(p.default_value)) dflt = "required";
+    if (std::isnan(p.default_value)) dflt = p.optional ? "-" : "required";
     else if (p.kind == gs::param_info::boolean) dflt = p.default_value != 0 ? "true" : "false";
     else dflt = fmt::format("{:g}", p.default_value);
     std::printf("      %-16s %-4s %-9s %s\n", p.name.c_str(), p.unit.c_str(), dflt.c_str(), p.doc.c_str());
   }
 }
 
-int info() {
-  const gs::registry& reg = gs::default_registry();
+// Lists the built-ins, every plugin on the search path and those named with --plugin.
+int info(const std::vector<std::string>& plugin_files) {
+  gs::registry& reg = gs::default_registry();
+  for (const auto& f : gs::plugins_on_search_path()) gs::load_plugin(reg, f);
+  for (const auto& f : plugin_files) gs::load_plugin(reg, gs::find_plugin(f, std::filesystem::current_path()));
   std::printf("gillespike %s\n", GILLESPIKE_VERSION);
   std::printf("backends: event (exact, event-driven)\n");
 #ifdef GILLESPIKE_HAVE_CUDA
@@ -133,7 +139,21 @@ int info() {
     std::printf("  %s [%s]: %s\n", r.name.c_str(), r.origin.c_str(), r.doc.c_str());
     print_params(r.params);
   }
-  std::printf("\nstimuli: poisson, dc, spike_generator; recorders: spikes, state (see docs/config.md)\n");
+  std::printf("\nstimulus generators (besides target, ids, %s, start, stop):\n", "weight/receptor or amplitude");
+  for (const auto& st : reg.stimuli()) {
+    std::printf("  %s [%s]: %s\n", st.name.c_str(), st.origin.c_str(), st.doc.c_str());
+    print_params(st.params);
+  }
+  std::printf("\nrecorders: spikes, state (see docs/config.md)\n");
+  std::printf("\nplugins (search path GILLESPIKE_PLUGIN_PATH):%s\n", reg.plugins().empty() ? " none loaded" : "");
+  for (const auto& p : reg.plugins()) {
+    std::string added;
+    for (const auto& m : p.models) added += (added.empty() ? "" : ", ") + ("model " + m);
+    for (const auto& r : p.rules) added += (added.empty() ? "" : ", ") + ("rule " + r);
+    for (const auto& st : p.stimuli) added += (added.empty() ? "" : ", ") + ("stimulus " + st);
+    std::printf("  %s (%s, built with gillespike %s): %s\n", p.name.c_str(), p.file.c_str(), p.built_with.c_str(),
+                added.empty() ? "nothing" : added.c_str());
+  }
   return 0;
 }
 
@@ -157,7 +177,10 @@ int main(int argc, char** argv) {
   auto* validate_cmd = app.add_subcommand("validate", "check a run file without running it");
   validate_cmd->add_option("config", file, "run file (JSON)")->required();
   validate_cmd->add_option("--set", sets, "override a run-file value: PATH=VALUE")->allow_extra_args(false)->take_all();
-  app.add_subcommand("info", "version, cell models, connection rules and their parameters");
+  std::vector<std::string> plugin_files;
+  auto* info_cmd = app.add_subcommand("info", "version, cell models, connection rules and their parameters");
+  info_cmd->add_option("--plugin", plugin_files, "also load this plugin (a path, or a name on the search path)")
+      ->allow_extra_args(false);
   app.add_flag_callback("--version", [] {
     std::printf("gillespike %s\n", GILLESPIKE_VERSION);
     std::exit(0);
@@ -172,8 +195,11 @@ int main(int argc, char** argv) {
   try {
     if (*run_cmd) return run(file, out, sets, quiet, t_start);
     if (*validate_cmd) return validate(file, sets);
-    return info();
+    return info(plugin_files);
   } catch (const gs::config_error& e) {
+    std::fprintf(stderr, "gillespike: error: %s\n", e.what());
+    return 2;
+  } catch (const gs::plugin_error& e) {
     std::fprintf(stderr, "gillespike: error: %s\n", e.what());
     return 2;
   } catch (const std::exception& e) {

@@ -45,7 +45,10 @@ const gs::rule_info& rule(const std::string& name) {
 json full(const std::string& name, json given) {
   for (const auto& pi : rule(name).params)
     if (!given.contains(pi.name)) {
-      REQUIRE_MESSAGE(pi.kind == gs::param_info::boolean, "test must give ", pi.name);
+      if (pi.kind != gs::param_info::boolean) {  // optional spatial ones (p of fixed_indegree, mask)
+        REQUIRE_MESSAGE(!std::isnan(pi.default_value), "test must give ", pi.name);
+        continue;
+      }
       given[pi.name] = true;
     }
   return given;

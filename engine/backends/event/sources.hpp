@@ -1,0 +1,301 @@
+// The event sources both event-backend loops share (simulator.cpp: the next-reaction queue;
+// direct.cpp: Gillespie's direct method): synaptic deliveries waiting in their FIFOs or delay
+// heap, stimuli, state samplers, and what a spike does (count, record, send). Q is where the
+// populations keep their neurons' next events: the indexed heap, or the direct method's rate tree.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <queue>
+#include <string>
+#include <vector>
+
+#include "engine/backends/event/simulator.hpp"
+#include "engine/indexed_heap.hpp"
+#include "engine/network.hpp"
+#include "engine/rng.hpp"
+
+namespace gs::event_detail {
+
+// Arrivals through a constant-delay projection come out in the order spikes went in.
+class arrival_fifo {
+ public:
+  bool empty() const { return head_ == items_.size(); }
+  const std::pair<double, uint32_t>& front() const { return items_[head_]; }
+  void pop() {
+    if (++head_ == items_.size()) items_.clear(), head_ = 0;
+    else if (head_ > 4096 && head_ * 2 > items_.size()) {  // compact now and then
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+  void push(double t, uint32_t src) { items_.emplace_back(t, src); }
+
+ private:
+  std::vector<std::pair<double, uint32_t>> items_;
+  size_t head_ = 0;
+};
+
+// Per-synapse delays: one entry per (spike, group of equal delay); `seq` orders equal times.
+struct delayed_group {
+  double t, t_spike;
+  uint64_t seq, pos;
+  uint32_t proj, src;
+  bool operator>(const delayed_group& o) const { return t > o.t || (t == o.t && seq > o.seq); }
+};
+
+// The neurons a stimulus drives, grouped by population so one call delivers to each group,
+// with their own weights (DC amplitudes) when those are drawn from a distribution.
+struct target_group {
+  population_base* pop;
+  std::vector<uint32_t> ids;
+  int receptor;
+  std::vector<float> weights, negated;  // negated: a DC step's end
+};
+
+inline std::vector<target_group> targets_of(network& net, const run_config& cfg, const stimulus_spec& s,
+                                            uint32_t index) {
+  std::vector<target_group> out;
+  const value_spec& weight = s.kind == stimulus_spec::dc ? s.amplitude : s.weight;
+  rng_stream wrng(cfg.seed, rng_purpose::stimulus, index, 1);
+  for (const auto& name : s.targets) {
+    population_base* pop = net.populations[cfg.population_index(name)].get();
+    target_group g{pop, s.ids, dc_receptor, {}, {}};
+    if (g.ids.empty()) {
+      g.ids.resize(pop->size);
+      for (uint32_t i = 0; i < pop->size; ++i) g.ids[i] = i;
+    }
+    if (!weight.is_constant()) {
+      for (size_t k = 0; k < g.ids.size(); ++k) {
+        g.weights.push_back(static_cast<float>(weight.draw(wrng)));
+        g.negated.push_back(-g.weights.back());
+      }
+    }
+    if (s.kind != stimulus_spec::dc) {
+      const std::string rec = !s.receptor.empty() ? s.receptor : weight.a >= 0 ? "excitatory" : "inhibitory";
+      g.receptor = pop->receptor_index(rec);
+      if (g.receptor < 0)
+        throw config_error(cfg.file, s.path, "population \"" + name + "\" has no receptor \"" + rec + "\"");
+    }
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+// A stimulus as a stream of events in time.
+class stimulus {
+ public:
+  stimulus(network& net, const run_config& cfg, const stimulus_spec& s, uint32_t index)
+      : spec_(s), groups_(targets_of(net, cfg, s, index)), rng_(cfg.seed, rng_purpose::stimulus, index),
+        end_(std::min(s.stop, cfg.duration)) {
+    for (const auto& g : groups_) n_targets_ += g.ids.size();
+  }
+
+  // First event time (call once).
+  double first() {
+    return spec_.kind == stimulus_spec::poisson ? next_poisson(spec_.start)
+           : spec_.kind == stimulus_spec::dc    ? spec_.start
+                                                : next_playback();
+  }
+
+  // Handles the event due at t and returns the time of the next one.
+  template <class Q>
+  double fire(double t, Q& queue) {
+    switch (spec_.kind) {
+      case stimulus_spec::poisson: {
+        uint64_t k = pending_target_;
+        for (auto& g : groups_) {
+          if (k < g.ids.size()) {
+            g.pop->deliver(t, {&g.ids[k], 1}, g.weights.empty() ? nullptr : &g.weights[k], spec_.weight.a,
+                           g.receptor, queue);
+            break;
+          }
+          k -= g.ids.size();
+        }
+        return next_poisson(t);
+      }
+      case stimulus_spec::dc: {
+        const bool on = !dc_on_;
+        dc_on_ = on;
+        for (auto& g : groups_) {
+          const float* w = g.weights.empty() ? nullptr : on ? g.weights.data() : g.negated.data();
+          g.pop->deliver(t, g.ids, w, on ? spec_.amplitude.a : -spec_.amplitude.a, dc_receptor, queue);
+        }
+        return on ? spec_.stop : no_spike;
+      }
+      case stimulus_spec::spike_generator:
+        for (auto& g : groups_)
+          g.pop->deliver(t, g.ids, g.weights.empty() ? nullptr : g.weights.data(), spec_.weight.a, g.receptor, queue);
+        ++next_spike_;
+        return next_playback();
+    }
+    return no_spike;
+  }
+  uint64_t deliveries_per_event() const { return spec_.kind == stimulus_spec::poisson ? 1 : n_targets_; }
+
+ private:
+  // Independent Poisson trains per target are one train of n times the rate with uniformly
+  // drawn targets; a rate change restarts the draw at the change (the process is memoryless).
+  double next_poisson(double t) {
+    const auto& times = spec_.rate_times;
+    while (t < end_) {
+      const size_t k = std::upper_bound(times.begin(), times.end(), t) - times.begin();
+      const double seg_end = std::min(k < times.size() ? times[k] : no_spike, end_);
+      const double rate = k == 0 ? 0.0 : spec_.rates[k - 1] * 1e-3 * static_cast<double>(n_targets_);  // per ms
+      if (rate > 0) {
+        const double cand = t + rng_.exponential(rate);
+        if (cand < seg_end) {
+          pending_target_ = rng_.below(n_targets_);
+          return cand;
+        }
+      }
+      t = seg_end;
+    }
+    return no_spike;
+  }
+  double next_playback() {
+    if (next_spike_ >= spec_.spike_times.size()) return no_spike;
+    return spec_.spike_times[next_spike_];
+  }
+
+  const stimulus_spec& spec_;
+  std::vector<target_group> groups_;
+  rng_stream rng_;
+  double end_;
+  uint64_t n_targets_ = 0, pending_target_ = 0;
+  size_t next_spike_ = 0;
+  bool dc_on_ = false;
+};
+
+// Everything that makes events besides the neurons themselves. Among equal times, sources win
+// in this order: projections, per-synapse delays, stimuli, samplers; neurons come after all of
+// them (the loops compare with <=).
+template <class Q>
+class event_sources {
+ public:
+  event_sources(network& net, const run_config& cfg, run_result& res, Q& neurons)
+      : net_(net), cfg_(cfg), res_(res), neurons_(neurons), n_proj_(static_cast<uint32_t>(net.projections.size())) {
+    const auto n_pops = net.populations.size();
+    res.spikes_per_population.assign(n_pops, 0);
+    recorded_.assign(n_pops, 0);
+    for (const auto& name : cfg.spike_populations) recorded_[cfg.population_index(name)] = 1;
+
+    for (size_t i = 0; i < cfg.stimuli.size(); ++i) stimuli_.emplace_back(net, cfg, cfg.stimuli[i], uint32_t(i));
+    for (const auto& r : cfg.state_recorders) {
+      trace_data tr;
+      tr.spec = &r;
+      tr.values.resize(r.variables.size());
+      res.traces.push_back(std::move(tr));
+    }
+    var_source_ = n_proj_;
+    stim0_ = n_proj_ + 1;
+    sampler0_ = stim0_ + uint32_t(stimuli_.size());
+    sources_ = indexed_heap(sampler0_ + uint32_t(res.traces.size()));
+    fifos_.resize(n_proj_);
+
+    for (size_t i = 0; i < stimuli_.size(); ++i) sources_.set(stim0_ + uint32_t(i), stimuli_[i].first());
+    sample_index_.assign(res.traces.size(), 0);
+    for (size_t r = 0; r < res.traces.size(); ++r) {
+      sources_.set(sampler0_ + uint32_t(r), sample_time(r));
+      const auto& spec = *res.traces[r].spec;
+      const population_base& pop = *net.populations[cfg.population_index(spec.population)];
+      sampled_vars_.emplace_back();
+      for (const auto& v : spec.variables) sampled_vars_.back().push_back(pop.state_index(v));
+    }
+    for (auto& p : net.populations) first_gids_.push_back(p->first_gid);
+  }
+
+  double next() const { return sources_.top_key(); }
+
+  // Global id -> (population, local id), for the few lookups per spike.
+  uint32_t population_of(uint32_t g) const {
+    return static_cast<uint32_t>(std::upper_bound(first_gids_.begin(), first_gids_.end(), g) - first_gids_.begin() - 1);
+  }
+  uint32_t first_gid(uint32_t pop) const { return first_gids_[pop]; }
+
+  // Counts and records a spike and queues its deliveries.
+  void spike(double t, uint32_t pop, uint32_t local) {
+    ++res_.spikes_per_population[pop];
+    if (recorded_[pop]) {
+      res_.spike_times.push_back(t);
+      res_.spike_gids.push_back(first_gids_[pop] + local);
+    }
+    for (uint32_t pi : net_.outgoing[pop]) {
+      const projection& pr = net_.projections[pi];
+      if (pr.row[local] == pr.row[local + 1]) continue;
+      if (pr.delays.empty()) {
+        if (fifos_[pi].empty()) sources_.set(pi, t + pr.delay);
+        fifos_[pi].push(t + pr.delay, local);
+      } else {
+        delayed_.push({t + pr.delays[pr.row[local]], t, seq_++, pr.row[local], pi, local});
+        sources_.set(var_source_, delayed_.top().t);
+      }
+    }
+  }
+
+  // Handles the earliest source event, due at ts = next().
+  void handle(double ts) {
+    const uint32_t s = sources_.top();
+    if (s < n_proj_) {
+      auto& q = fifos_[s];
+      const auto [t, src] = q.front();
+      q.pop();
+      sources_.set(s, q.empty() ? no_spike : q.front().first);
+      const projection& pr = net_.projections[s];
+      deliver_row(pr, t, pr.row[src], pr.row[src + 1]);
+    } else if (s == var_source_) {
+      const delayed_group g = delayed_.top();
+      delayed_.pop();
+      const projection& pr = net_.projections[g.proj];
+      const uint64_t end = pr.row[g.src + 1];
+      uint64_t stop = g.pos + 1;
+      while (stop < end && pr.delays[stop] == pr.delays[g.pos]) ++stop;
+      if (stop < end) delayed_.push({g.t_spike + pr.delays[stop], g.t_spike, seq_++, stop, g.proj, g.src});
+      sources_.set(var_source_, delayed_.empty() ? no_spike : delayed_.top().t);
+      deliver_row(pr, g.t, g.pos, stop);
+    } else if (s < sampler0_) {
+      auto& st = stimuli_[s - stim0_];
+      res_.synaptic_events += st.deliveries_per_event();
+      sources_.set(s, st.fire(ts, neurons_));
+    } else {
+      const size_t r = s - sampler0_;
+      trace_data& tr = res_.traces[r];
+      const auto& spec = *tr.spec;
+      const population_base& pop = *net_.populations[cfg_.population_index(spec.population)];
+      tr.times.push_back(ts);
+      for (size_t v = 0; v < spec.variables.size(); ++v)
+        for (uint32_t id : spec.ids) tr.values[v].push_back(pop.sample(ts, id, sampled_vars_[r][v]));
+      ++sample_index_[r];
+      sources_.set(s, sample_time(r));
+    }
+  }
+
+ private:
+  void deliver_row(const projection& pr, double t, uint64_t b, uint64_t e) {
+    population_base& tp = *net_.populations[pr.target];
+    tp.deliver(t, {pr.targets.data() + b, e - b}, pr.weights.empty() ? nullptr : pr.weights.data() + b, pr.weight,
+               pr.receptor, neurons_);
+    res_.synaptic_events += e - b;
+  }
+  double sample_time(size_t r) const {
+    const auto& spec = *res_.traces[r].spec;
+    const double t = spec.start + static_cast<double>(sample_index_[r]) * spec.interval;
+    return t < cfg_.duration ? t : no_spike;
+  }
+
+  network& net_;
+  const run_config& cfg_;
+  run_result& res_;
+  Q& neurons_;
+  uint32_t n_proj_, var_source_ = 0, stim0_ = 0, sampler0_ = 0;
+  std::vector<char> recorded_;
+  std::vector<stimulus> stimuli_;
+  indexed_heap sources_;
+  std::vector<arrival_fifo> fifos_;
+  std::priority_queue<delayed_group, std::vector<delayed_group>, std::greater<>> delayed_;
+  uint64_t seq_ = 0;
+  std::vector<uint64_t> sample_index_;
+  std::vector<std::vector<int>> sampled_vars_;  // state-table index of each recorded variable
+  std::vector<uint32_t> first_gids_;
+};
+
+}  // namespace gs::event_detail
