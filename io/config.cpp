@@ -552,6 +552,51 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
     return r;
   };
 
+  // Parameters of a rule or stimulus generator, checked against its table, defaults filled in.
+  auto read_params = [&](const json& given, const std::vector<param_info>& table, const std::string& path) {
+    json out = json::object();
+    for (const auto& pi : table) {
+      const std::string pp = c.at(path, pi.name);
+      if (!given.contains(pi.name)) {
+        if (std::isnan(pi.default_value) && !pi.optional) c.fail(pp, "is required but missing");
+        if (pi.absent_unless_given()) continue;  // absent: the owner's own default
+        if (pi.kind == param_info::boolean) out[pi.name] = pi.default_value != 0;
+        else out[pi.name] = pi.default_value;
+        continue;
+      }
+      const json& v = given[pi.name];
+      switch (pi.kind) {
+        case param_info::boolean: out[pi.name] = c.boolean(v, pp); break;
+        case param_info::integer: out[pi.name] = c.count(v, pp, UINT32_MAX); break;
+        case param_info::numbers: out[pi.name] = c.numbers(v, pp); break;
+        case param_info::number: out[pi.name] = c.number(v, pp); break;
+        case param_info::profile:
+        case param_info::mask:
+          try {
+            if (pi.kind == param_info::profile) spatial::read_profile(v);
+            else spatial::read_mask(v);
+          } catch (const spatial::spec_error& e) {
+            c.fail(e.path.empty() ? pp : c.at(pp, e.path), e.what());
+          }
+          out[pi.name] = v;
+          break;
+        case param_info::text:
+        case param_info::file: {
+          std::string text = c.string(v, pp);
+          if (pi.kind == param_info::file) {
+            if (text.empty()) c.fail(pp, "expected a file name, found an empty string");
+            // Relative to the run file, so a run file and its data move together.
+            const std::filesystem::path f(text);
+            text = f.is_absolute() ? f.string() : (std::filesystem::path(cfg.file).parent_path() / f).string();
+          }
+          out[pi.name] = text;
+          break;
+        }
+      }
+    }
+    return out;
+  };
+
   // projections
   if (doc.contains("projections")) {
     const json& projs = c.array(doc["projections"], "projections");
@@ -573,42 +618,13 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
       if (!ri) c.fail(rp, fmt::format("unknown connection rule \"{}\"{}", ps.rule, did_you_mean(ps.rule, reg.rule_names())));
       const json& given = rule.begin().value().is_null() ? json::object() : c.object(rule.begin().value(), rp);
       c.keys(given, rp, names_of(ri->params));
-      ps.rule_params = json::object();
+      ps.rule_params = read_params(given, ri->params, rp);
       std::string spatial_param, file_param;  // a parameter that needs positions; one naming a file
       for (const auto& pi : ri->params) {
-        const std::string pp = c.at(rp, pi.name);
-        const bool optional = pi.kind == param_info::mask || pi.kind == param_info::text || pi.kind == param_info::file;
-        if (!given.contains(pi.name)) {
-          if (std::isnan(pi.default_value)) c.fail(pp, "is required but missing");
-          if (optional) continue;  // absent: the rule's own default
-          if (pi.kind == param_info::boolean) ps.rule_params[pi.name] = pi.default_value != 0;
-          else ps.rule_params[pi.name] = pi.default_value;
-        } else if (pi.kind == param_info::boolean) {
-          ps.rule_params[pi.name] = c.boolean(given[pi.name], pp);
-        } else if (pi.kind == param_info::integer) {
-          ps.rule_params[pi.name] = c.count(given[pi.name], pp, UINT32_MAX);
-        } else if (pi.kind == param_info::profile || pi.kind == param_info::mask) {
-          try {
-            if (pi.kind == param_info::profile) spatial::read_profile(given[pi.name]);
-            else spatial::read_mask(given[pi.name]);
-          } catch (const spatial::spec_error& e) {
-            c.fail(e.path.empty() ? pp : c.at(pp, e.path), e.what());
-          }
-          ps.rule_params[pi.name] = given[pi.name];
-          if (spatial_param.empty() && (pi.kind == param_info::mask || given[pi.name].is_object())) spatial_param = pi.name;
-        } else if (pi.kind == param_info::text || pi.kind == param_info::file) {
-          std::string text = c.string(given[pi.name], pp);
-          if (pi.kind == param_info::file) {
-            if (text.empty()) c.fail(pp, "expected a file name, found an empty string");
-            // Relative to the run file, so a run file and its data move together.
-            const std::filesystem::path f(text);
-            text = f.is_absolute() ? f.string() : (std::filesystem::path(cfg.file).parent_path() / f).string();
-            file_param = pi.name;
-          }
-          ps.rule_params[pi.name] = text;
-        } else {
-          ps.rule_params[pi.name] = c.number(given[pi.name], pp);
-        }
+        if (!given.contains(pi.name)) continue;
+        if (spatial_param.empty() && (pi.kind == param_info::mask || (pi.kind == param_info::profile && given[pi.name].is_object())))
+          spatial_param = pi.name;
+        if (pi.kind == param_info::file) file_param = pi.name;
       }
       const auto si = static_cast<uint32_t>(cfg.population_index(ps.source));
       const auto& src = cfg.populations[si];
@@ -724,59 +740,39 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
     }
   }
 
-  // stimuli
+  // stimuli: each entry names a registered generator (plugins/stimulus_generators.cpp)
   if (doc.contains("stimuli")) {
     const json& stims = c.array(doc["stimuli"], "stimuli");
-    const std::vector<std::string> kinds{"poisson", "dc", "spike_generator"};
     for (size_t i = 0; i < stims.size(); ++i) {
       const std::string p0 = c.at("stimuli", i);
       const json& outer = c.object(stims[i], p0);
       if (outer.size() != 1)
-        c.fail(p0, fmt::format("expected one stimulus kind ({}) as the only key", join(kinds)));
-      const std::string kind = outer.begin().key();
-      const std::string p = c.at(p0, kind);
-      const json& body = c.object(outer.begin().value(), p);
+        c.fail(p0, fmt::format("expected one stimulus generator ({}) as the only key", join(reg.stimulus_names())));
       stimulus_spec s;
+      s.generator = outer.begin().key();
+      const std::string p = c.at(p0, s.generator);
       s.path = p;
-      if (kind == "poisson") {
-        s.kind = stimulus_spec::poisson;
-        c.keys(body, p, {"target", "ids", "rate", "rate_times", "rate_values", "weight", "receptor", "start", "stop"});
-        if (body.contains("rate") == (body.contains("rate_times") || body.contains("rate_values")))
-          c.fail(p, "give either \"rate\" or both \"rate_times\" and \"rate_values\"");
-        if (body.contains("rate")) {
-          s.rates = {c.positive(body["rate"], c.at(p, "rate"), true)};
-        } else {
-          s.rate_times = c.numbers(c.required(body, p, "rate_times"), c.at(p, "rate_times"));
-          s.rates = c.numbers(c.required(body, p, "rate_values"), c.at(p, "rate_values"));
-          if (s.rate_times.size() != s.rates.size() || s.rates.empty())
-            c.fail(c.at(p, "rate_values"), fmt::format("expected as many values as rate_times ({}), found {}",
-                                                       s.rate_times.size(), s.rates.size()));
-          for (size_t k = 0; k < s.rates.size(); ++k) {
-            if (s.rates[k] < 0) c.fail(c.at(c.at(p, "rate_values"), k), fmt::format("negative rate {}", s.rates[k]));
-            if (s.rate_times[k] < 0 || (k > 0 && s.rate_times[k] <= s.rate_times[k - 1]))
-              c.fail(c.at(c.at(p, "rate_times"), k), "times must be >= 0 and strictly increasing");
-          }
-        }
-      } else if (kind == "dc") {
-        s.kind = stimulus_spec::dc;
-        c.keys(body, p, {"target", "ids", "amplitude", "start", "stop"});
-        s.amplitude = c.value(c.required(body, p, "amplitude"), c.at(p, "amplitude"));
-      } else if (kind == "spike_generator") {
-        s.kind = stimulus_spec::spike_generator;
-        c.keys(body, p, {"target", "ids", "spike_times", "weight", "receptor"});
-        s.spike_times = c.numbers(c.required(body, p, "spike_times"), c.at(p, "spike_times"));
-        for (size_t k = 0; k < s.spike_times.size(); ++k)
-          if (s.spike_times[k] < 0 || (k > 0 && s.spike_times[k] < s.spike_times[k - 1]))
-            c.fail(c.at(c.at(p, "spike_times"), k), "spike times must be >= 0 and non-decreasing");
-      } else {
-        c.fail(p, "unknown stimulus" + did_you_mean(kind, kinds));
-      }
+      const stimulus_info* si = reg.find_stimulus(s.generator);
+      if (!si) c.fail(p, "unknown stimulus" + did_you_mean(s.generator, reg.stimulus_names()));
+      s.current = si->current;
+      s.make = si->make;
+      const json& body = c.object(outer.begin().value(), p);
+      std::vector<std::string> keys{"target", "ids", "start", "stop"};
+      if (si->current) keys.push_back("amplitude");
+      else keys.insert(keys.end(), {"weight", "receptor"});
+      for (const auto& pi : si->params) keys.push_back(pi.name);
+      c.keys(body, p, keys);
+      s.params = read_params(body, si->params, p);
+      if (si->check)
+        if (auto [at, problem] = si->check(s.params); !problem.empty()) c.fail(at.empty() ? p : c.at(p, at), problem);
       s.targets = populations(c.required(body, p, "target"), c.at(p, "target"));
       if (body.contains("ids")) {
         if (s.targets.size() != 1) c.fail(c.at(p, "ids"), "ids need a single target population");
         s.ids = c.ids(body["ids"], c.at(p, "ids"), cfg.populations[cfg.population_index(s.targets[0])].size);
       }
-      if (kind != "dc") {
+      if (s.current) {
+        s.weight = c.value(c.required(body, p, "amplitude"), c.at(p, "amplitude"));
+      } else {
         if (body.contains("weight")) s.weight = c.value(body["weight"], c.at(p, "weight"));
         s.receptor = receptor(body, p, s.targets, &s.weight);
       }

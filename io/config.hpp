@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -51,17 +53,16 @@ struct projection_spec {
 };
 
 struct stimulus_spec {
-  enum kind_t { poisson, dc, spike_generator } kind = poisson;
-  std::string path;
+  std::string generator, path;  // a registered stimulus generator (registry::find_stimulus)
+  json params;                  // its own parameters, checked against its table
+  // The generator's factory, copied from the registry (which may grow while this config lives).
+  std::function<std::unique_ptr<stimulus_generator>(const json&, const stimulus_context&)> make;
+  bool current = false;  // a current source: `weight` holds the "amplitude" (pA)
   std::vector<std::string> targets;
   std::vector<uint32_t> ids;  // population-local; empty = every neuron of the targets
-  // poisson: piecewise-constant rate per target neuron (Hz), rates[k] from times[k]
-  std::vector<double> rate_times{0.0}, rates{0.0};
-  value_spec weight = value_spec::of(1.0);  // poisson, spike_generator: per target when drawn
+  value_spec weight = value_spec::of(1.0);  // per target when drawn
   std::string receptor;
   double start = 0, stop = std::numeric_limits<double>::infinity();
-  value_spec amplitude = value_spec::of(0.0);  // dc (pA), per target when drawn
-  std::vector<double> spike_times;  // spike_generator (ms)
 };
 
 struct state_recorder_spec {

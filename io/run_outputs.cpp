@@ -101,6 +101,7 @@ json run_summary(const run_config& cfg, const network& net, const run_result& re
   s["version"] = GILLESPIKE_VERSION;
   s["run_file"] = cfg.file;
   s["backend"] = cfg.backend;
+  s["method"] = cfg.method;
   s["spike_times"] = "continuous (event-driven, not on a grid)";
   s["seed"] = cfg.seed;
   s["duration_ms"] = cfg.duration;

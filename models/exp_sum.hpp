@@ -33,7 +33,9 @@ struct exp_sum {
     m[n] = multiple;
     ++n;
   }
-  point at(double t) const {
+  // Always inlined: the root search calls it in its inner loop, and GCC stops inlining it once
+  // plugins/registry.cpp instantiates enough other models (measured: +2.3 % instructions on CUBA).
+  [[gnu::always_inline]] point at(double t) const {
     point p;
     p.t = t;
     const double x = base > 0 ? std::exp(-base * t) : 0;  // one exp serves commensurate rates

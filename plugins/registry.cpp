@@ -1,5 +1,8 @@
 #include "plugins/registry.hpp"
 
+#include <fmt/format.h>
+
+#include <cmath>
 #include <stdexcept>
 
 #include "engine/population.hpp"
@@ -13,6 +16,13 @@
 #include "models/pp_lif_delta.hpp"
 
 namespace gs {
+
+std::string default_text(const param_info& p) {
+  if (std::isnan(p.default_value) && !p.optional) return "required";
+  if (p.absent_unless_given()) return "-";
+  if (p.kind == param_info::boolean) return p.default_value != 0 ? "true" : "false";
+  return fmt::format("{:g}", p.default_value);
+}
 
 void registry::add_model(model_info m) {
   if (in_plugin_) m.origin = plugins_.back().file;

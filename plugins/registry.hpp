@@ -31,7 +31,13 @@ struct param_info {
   enum kind_t { number, integer, boolean, profile, mask, text, file, numbers } kind = number;
   // May be left out although it has no default (NaN): the owner's check says which are needed.
   bool optional = false;
+
+  // Not filled in with a default when the run file leaves it out.
+  bool absent_unless_given() const { return optional || kind == mask || kind == text || kind == file || kind == numbers; }
 };
+
+// The default as `info` prints it: a number, true/false, "required", or "-" (absent unless given).
+std::string default_text(const param_info& p);
 
 struct model_info {
   std::string name, doc, origin;  // origin: "built-in" or the plugin file

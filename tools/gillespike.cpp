@@ -103,13 +103,8 @@ int validate(const std::string& file, const std::vector<std::string>& sets) {
 }
 
 void print_params(const std::vector<gs::param_info>& ps) {
-  for (const auto& p : ps) {
-    std::string dflt;
-    if (std::isnan(p.default_value)) dflt = p.optional ? "-" : "required";
-    else if (p.kind == gs::param_info::boolean) dflt = p.default_value != 0 ? "true" : "false";
-    else dflt = fmt::format("{:g}", p.default_value);
-    std::printf("      %-16s %-4s %-9s %s\n", p.name.c_str(), p.unit.c_str(), dflt.c_str(), p.doc.c_str());
-  }
+  for (const auto& p : ps)
+    std::printf("      %-16s %-4s %-9s %s\n", p.name.c_str(), p.unit.c_str(), gs::default_text(p).c_str(), p.doc.c_str());
 }
 
 // Lists the built-ins, every plugin on the search path and those named with --plugin.

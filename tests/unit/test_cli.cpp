@@ -60,12 +60,6 @@ std::vector<std::string> section(const std::vector<std::string>& lines, const st
   return out;
 }
 
-std::string default_text(const gs::param_info& p) {
-  if (std::isnan(p.default_value)) return "required";
-  if (p.kind == gs::param_info::boolean) return p.default_value != 0 ? "true" : "false";
-  return fmt::format("{:g}", p.default_value);
-}
-
 // A line "name unit default meaning..." (no unit column for dimensionless rule parameters).
 bool lists_param(const std::vector<std::string>& sec, const gs::param_info& p) {
   for (const auto& l : sec) {
@@ -76,7 +70,7 @@ bool lists_param(const std::vector<std::string>& sec, const gs::param_info& p) {
       if (w.size() <= k || w[k] != p.unit) continue;
       ++k;
     }
-    if (w.size() > k && w[k] == default_text(p)) return true;
+    if (w.size() > k && w[k] == gs::default_text(p)) return true;
   }
   return false;
 }

@@ -123,3 +123,35 @@ TEST_CASE("info lists what each plugin added, with parameters, units and default
   CHECK(bad.status == 2);
   CHECK(test::has(bad.err, "plugin ABI version 999"));
 }
+
+TEST_CASE("a plugin stimulus generator drives neurons like a built-in one") {
+  const auto r = test::simulate_json(run_file(
+      fmt::format(R"(["{}"])", lib("regular_stimulus")),
+      R"("populations": {"p": {"model": "parrot_neuron", "size": 3}},
+         "stimuli": [{"regular": {"target": "p", "ids": [0, 2], "interval": 25.0, "start": 10.0, "stop": 400.0}}])"));
+  for (uint32_t g : {0u, 2u}) {
+    const auto t = test::spikes_of(r.res, g);
+    REQUIRE(t.size() == 16);  // 10, 35, ..., 385
+    for (size_t k = 0; k < t.size(); ++k) CHECK(t[k] == doctest::Approx(10.0 + 25.0 * k));
+  }
+  CHECK(test::spikes_of(r.res, 1).empty());
+  CHECK(r.res.synaptic_events == 32);
+
+  // Its parameter table and check() work as a built-in's do.
+  test::scratch_dir dir;
+  const auto file = dir.write("run.json", fmt::format(R"({{"plugins": ["{}"], "run": {{"duration": 10}},
+    "populations": {{"p": {{"model": "parrot_neuron", "size": 1}}}},
+    "stimuli": [{{"regular": {{"target": "p", "interval": -1}}}}]}})", lib("regular_stimulus")));
+  const auto res = test::cli({"validate", file.string()}, dir.path);
+  CHECK(res.status == 2);
+  CHECK_MESSAGE(test::has(res.err, "stimuli.0.regular.interval: must be > 0"), res.err);
+  const auto typo = dir.write("typo.json", fmt::format(R"({{"plugins": ["{}"], "run": {{"duration": 10}},
+    "populations": {{"p": {{"model": "parrot_neuron", "size": 1}}}},
+    "stimuli": [{{"regular": {{"target": "p", "intreval": 5}}}}]}})", lib("regular_stimulus")));
+  const auto res2 = test::cli({"validate", typo.string()}, dir.path);
+  CHECK(res2.status == 2);
+  CHECK_MESSAGE(test::has(res2.err, "did you mean \"interval\""), res2.err);
+  const auto info = test::cli({"info", "--plugin", lib("regular_stimulus")}, dir.path);
+  CHECK(test::has(info.out, "regular [" + lib("regular_stimulus")));
+  CHECK(test::has(info.out, "stimulus regular"));
+}

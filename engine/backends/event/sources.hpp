@@ -55,7 +55,6 @@ struct target_group {
 inline std::vector<target_group> targets_of(network& net, const run_config& cfg, const stimulus_spec& s,
                                             uint32_t index) {
   std::vector<target_group> out;
-  const value_spec& weight = s.kind == stimulus_spec::dc ? s.amplitude : s.weight;
   rng_stream wrng(cfg.seed, rng_purpose::stimulus, index, 1);
   for (const auto& name : s.targets) {
     population_base* pop = net.populations[cfg.population_index(name)].get();
@@ -64,14 +63,14 @@ inline std::vector<target_group> targets_of(network& net, const run_config& cfg,
       g.ids.resize(pop->size);
       for (uint32_t i = 0; i < pop->size; ++i) g.ids[i] = i;
     }
-    if (!weight.is_constant()) {
+    if (!s.weight.is_constant()) {
       for (size_t k = 0; k < g.ids.size(); ++k) {
-        g.weights.push_back(static_cast<float>(weight.draw(wrng)));
+        g.weights.push_back(static_cast<float>(s.weight.draw(wrng)));
         g.negated.push_back(-g.weights.back());
       }
     }
-    if (s.kind != stimulus_spec::dc) {
-      const std::string rec = !s.receptor.empty() ? s.receptor : weight.a >= 0 ? "excitatory" : "inhibitory";
+    if (!s.current) {
+      const std::string rec = !s.receptor.empty() ? s.receptor : s.weight.a >= 0 ? "excitatory" : "inhibitory";
       g.receptor = pop->receptor_index(rec);
       if (g.receptor < 0)
         throw config_error(cfg.file, s.path, "population \"" + name + "\" has no receptor \"" + rec + "\"");
@@ -81,89 +80,71 @@ inline std::vector<target_group> targets_of(network& net, const run_config& cfg,
   return out;
 }
 
-// A stimulus as a stream of events in time.
+// A stimulus entry: its generator (plugins/stimulus_generators.cpp, or a plugin's) says when and
+// to whom; this delivers to the target neurons with their weights.
 class stimulus {
  public:
   stimulus(network& net, const run_config& cfg, const stimulus_spec& s, uint32_t index)
-      : spec_(s), groups_(targets_of(net, cfg, s, index)), rng_(cfg.seed, rng_purpose::stimulus, index),
-        end_(std::min(s.stop, cfg.duration)) {
-    for (const auto& g : groups_) n_targets_ += g.ids.size();
+      : spec_(s), groups_(targets_of(net, cfg, s, index)) {
+    stimulus_context ctx;
+    for (const auto& g : groups_) ctx.n_targets += g.ids.size();
+    ctx.start = s.start;
+    ctx.stop = std::min(s.stop, cfg.duration);
+    ctx.seed = cfg.seed;
+    ctx.index = index;
+    n_targets_ = ctx.n_targets;
+    gen_ = s.make(s.params, ctx);
+    pending_ = gen_->next();
   }
 
   // First event time (call once).
-  double first() {
-    return spec_.kind == stimulus_spec::poisson ? next_poisson(spec_.start)
-           : spec_.kind == stimulus_spec::dc    ? spec_.start
-                                                : next_playback();
-  }
+  double first() const { return pending_.t; }
 
   // Handles the event due at t and returns the time of the next one.
   template <class Q>
   double fire(double t, Q& queue) {
-    switch (spec_.kind) {
-      case stimulus_spec::poisson: {
-        uint64_t k = pending_target_;
-        for (auto& g : groups_) {
-          if (k < g.ids.size()) {
-            g.pop->deliver(t, {&g.ids[k], 1}, g.weights.empty() ? nullptr : &g.weights[k], spec_.weight.a,
-                           g.receptor, queue);
-            break;
-          }
-          k -= g.ids.size();
-        }
-        return next_poisson(t);
+    const double scale = pending_.scale, w0 = spec_.weight.a * scale;
+    if (pending_.target == stimulus_event::all) {
+      for (auto& g : groups_) {
+        const float* w = nullptr;
+        if (!g.weights.empty()) w = scaled(g, scale);
+        g.pop->deliver(t, g.ids, w, w0, g.receptor, queue);
       }
-      case stimulus_spec::dc: {
-        const bool on = !dc_on_;
-        dc_on_ = on;
-        for (auto& g : groups_) {
-          const float* w = g.weights.empty() ? nullptr : on ? g.weights.data() : g.negated.data();
-          g.pop->deliver(t, g.ids, w, on ? spec_.amplitude.a : -spec_.amplitude.a, dc_receptor, queue);
+      delivered_ = n_targets_;
+    } else {
+      uint64_t k = static_cast<uint64_t>(pending_.target);
+      for (auto& g : groups_) {
+        if (k < g.ids.size()) {
+          const float w = g.weights.empty() ? 0.0f : static_cast<float>(g.weights[k] * scale);
+          g.pop->deliver(t, {&g.ids[k], 1}, g.weights.empty() ? nullptr : &w, w0, g.receptor, queue);
+          break;
         }
-        return on ? spec_.stop : no_spike;
+        k -= g.ids.size();
       }
-      case stimulus_spec::spike_generator:
-        for (auto& g : groups_)
-          g.pop->deliver(t, g.ids, g.weights.empty() ? nullptr : g.weights.data(), spec_.weight.a, g.receptor, queue);
-        ++next_spike_;
-        return next_playback();
+      delivered_ = 1;
     }
-    return no_spike;
+    pending_ = gen_->next();
+    return pending_.t;
   }
-  uint64_t deliveries_per_event() const { return spec_.kind == stimulus_spec::poisson ? 1 : n_targets_; }
+  // Inputs handed out by the last fire().
+  uint64_t deliveries_per_event() const { return delivered_; }
 
  private:
-  // Independent Poisson trains per target are one train of n times the rate with uniformly
-  // drawn targets; a rate change restarts the draw at the change (the process is memoryless).
-  double next_poisson(double t) {
-    const auto& times = spec_.rate_times;
-    while (t < end_) {
-      const size_t k = std::upper_bound(times.begin(), times.end(), t) - times.begin();
-      const double seg_end = std::min(k < times.size() ? times[k] : no_spike, end_);
-      const double rate = k == 0 ? 0.0 : spec_.rates[k - 1] * 1e-3 * static_cast<double>(n_targets_);  // per ms
-      if (rate > 0) {
-        const double cand = t + rng_.exponential(rate);
-        if (cand < seg_end) {
-          pending_target_ = rng_.below(n_targets_);
-          return cand;
-        }
-      }
-      t = seg_end;
-    }
-    return no_spike;
-  }
-  double next_playback() {
-    if (next_spike_ >= spec_.spike_times.size()) return no_spike;
-    return spec_.spike_times[next_spike_];
+  // The group's drawn weights times the event's scale (a DC step's end is the negated set).
+  const float* scaled(target_group& g, double scale) {
+    if (scale == 1) return g.weights.data();
+    if (scale == -1) return g.negated.data();
+    scratch_.resize(g.weights.size());
+    for (size_t k = 0; k < g.weights.size(); ++k) scratch_[k] = static_cast<float>(g.weights[k] * scale);
+    return scratch_.data();
   }
 
   const stimulus_spec& spec_;
   std::vector<target_group> groups_;
-  rng_stream rng_;
-  double end_;
-  uint64_t n_targets_ = 0, pending_target_ = 0;
-  size_t next_spike_ = 0;
-  bool dc_on_ = false;
+  std::unique_ptr<stimulus_generator> gen_;
+  stimulus_event pending_{no_spike};
+  uint64_t n_targets_ = 0, delivered_ = 0;
+  std::vector<float> scratch_;
 };
 
 // Everything that makes events besides the neurons themselves. Among equal times, sources win
@@ -254,8 +235,8 @@ class event_sources {
       deliver_row(pr, g.t, g.pos, stop);
     } else if (s < sampler0_) {
       auto& st = stimuli_[s - stim0_];
-      res_.synaptic_events += st.deliveries_per_event();
       sources_.set(s, st.fire(ts, neurons_));
+      res_.synaptic_events += st.deliveries_per_event();
     } else {
       const size_t r = s - sampler0_;
       trace_data& tr = res_.traces[r];
