@@ -78,17 +78,6 @@ struct exp_sum {
     }
     return l + side * slack(a, b) * rate_max;
   }
-  // Upper bound of f on [a, b] from the values at the ends and the slope bounds:
-  // f(t) <= f(a) + s_up (t - a) and f(t) <= f(b) - s_low (b - t). Second order in b - a, so it
-  // settles near a maximum that stays just below zero, where the term bounds need tiny steps.
-  double upper_by_slopes(const point& a, const point& b) const {
-    const double su = slope_upper(a, b), sl = slope_lower(a, b), h = b.t - a.t;
-    double m;
-    if (su <= 0) m = a.f;
-    else if (sl >= 0) m = b.f;
-    else m = a.f + su * std::clamp((b.f - sl * h - a.f) / (su - sl), 0.0, h);
-    return m + slack(a, b);
-  }
   // Upper bound of f on [a, infinity).
   double tail_upper(const point& a) const {
     double u = c0;
@@ -213,15 +202,6 @@ struct poly_exp_sum {
       }
     return l + side * (4e-15 * mag + slack(a, b) * rate_max);
   }
-  // As exp_sum::upper_by_slopes: second order in b - a, for maxima just below zero.
-  double upper_by_slopes(const point& a, const point& b) const {
-    const double su = slope_upper(a, b), sl = slope_lower(a, b), h = b.t - a.t;
-    double m;
-    if (su <= 0) m = a.f;
-    else if (sl >= 0) m = b.f;
-    else m = a.f + su * std::clamp((b.f - sl * h - a.f) / (su - sl), 0.0, h);
-    return m + slack(a, b);
-  }
   // Upper bound of f on [a, infinity): the pieces are >= 0 and tend to 0.
   double tail_upper(const point& a) const {
     double u = c0, mag = std::fabs(c0);
@@ -269,6 +249,20 @@ double solve_bracketed(const Sum& f, typename Sum::point a, typename Sum::point 
   return b.t;
 }
 
+// Upper bound of a sum f (exp_sum or poly_exp_sum) on [a, b] from the values at the ends and
+// the slope bounds: f(t) <= f(a) + s_up (t - a) and f(t) <= f(b) - s_low (b - t). Second order in
+// b - a, so it settles near a maximum that stays just below zero, where the term bounds need
+// tiny steps.
+template <class Sum>
+double upper_by_slopes(const Sum& f, const typename Sum::point& a, const typename Sum::point& b) {
+  const double su = f.slope_upper(a, b), sl = f.slope_lower(a, b), h = b.t - a.t;
+  double m;
+  if (su <= 0) m = a.f;
+  else if (sl >= 0) m = b.f;
+  else m = a.f + su * std::clamp((b.f - sl * h - a.f) / (su - sl), 0.0, h);
+  return m + f.slack(a, b);
+}
+
 // First t >= t0 with f(t) >= 0 (no_spike if there is none), given that no root lies before t0.
 // With `precise` false it returns a time no later than that root, without refining it.
 // A maximum within rounding (f.slack()) of zero counts as reaching it: at that scale the
@@ -283,7 +277,7 @@ double first_crossing(const Sum& f, double t0, bool precise = true) {
   for (int it = 0; it < 100000; ++it) {
     if (f.tail_upper(a) < 0 || a.t > 1e12) return no_spike;
     const typename Sum::point b = f.at(a.t + h);
-    if (f.upper(a, b) < 0 || f.upper_by_slopes(a, b) < 0) {  // no root in [a, b]
+    if (f.upper(a, b) < 0 || upper_by_slopes(f, a, b) < 0) {  // no root in [a, b]
       a = b;
       h *= 2;
       continue;

@@ -33,6 +33,8 @@ import sys
 import tempfile
 import time
 
+from bench_event import cpu_model  # same machine description in both benchmarks
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -52,18 +54,6 @@ def parse_args():
     ap.add_argument("--timeout", type=float, default=1800.0, help="limit per run [s]")
     ap.add_argument("--json", default=None, help="also write every measurement to this file")
     return ap.parse_args()
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() in ("model name", "Model", "cpu model", "Processor"):
-                    return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
 
 
 def resolve(path):

@@ -9,6 +9,8 @@
 #include <limits>
 #include <utility>
 
+#include "tests/support/dormand_prince.hpp"
+
 namespace gs::test {
 
 struct lif_exp_reference {
@@ -25,34 +27,7 @@ struct lif_exp_reference {
 
   // One Dormand-Prince step: the 5th-order solution and the scaled error estimate.
   std::pair<y_t, double> step(const y_t& y, double h, bool refr) const {
-    static constexpr double a21 = 1.0 / 5, a31 = 3.0 / 40, a32 = 9.0 / 40, a41 = 44.0 / 45, a42 = -56.0 / 15,
-                            a43 = 32.0 / 9, a51 = 19372.0 / 6561, a52 = -25360.0 / 2187, a53 = 64448.0 / 6561,
-                            a54 = -212.0 / 729, a61 = 9017.0 / 3168, a62 = -355.0 / 33, a63 = 46732.0 / 5247,
-                            a64 = 49.0 / 176, a65 = -5103.0 / 18656, b1 = 35.0 / 384, b3 = 500.0 / 1113,
-                            b4 = 125.0 / 192, b5 = -2187.0 / 6784, b6 = 11.0 / 84, e1 = 71.0 / 57600,
-                            e3 = -71.0 / 16695, e4 = 71.0 / 1920, e5 = -17253.0 / 339200, e6 = 22.0 / 525,
-                            e7 = -1.0 / 40;
-    auto comb = [&](std::initializer_list<std::pair<double, const y_t*>> terms) {
-      y_t r = y;
-      for (auto [c, k] : terms)
-        for (int i = 0; i < 3; ++i) r[i] += h * c * (*k)[i];
-      return r;
-    };
-    const y_t k1 = deriv(y, refr);
-    const y_t k2 = deriv(comb({{a21, &k1}}), refr);
-    const y_t k3 = deriv(comb({{a31, &k1}, {a32, &k2}}), refr);
-    const y_t k4 = deriv(comb({{a41, &k1}, {a42, &k2}, {a43, &k3}}), refr);
-    const y_t k5 = deriv(comb({{a51, &k1}, {a52, &k2}, {a53, &k3}, {a54, &k4}}), refr);
-    const y_t k6 = deriv(comb({{a61, &k1}, {a62, &k2}, {a63, &k3}, {a64, &k4}, {a65, &k5}}), refr);
-    const y_t y5 = comb({{b1, &k1}, {b3, &k3}, {b4, &k4}, {b5, &k5}, {b6, &k6}});
-    const y_t k7 = deriv(y5, refr);
-    double err = 0;
-    for (int i = 0; i < 3; ++i) {
-      const double e = h * (e1 * k1[i] + e3 * k3[i] + e4 * k4[i] + e5 * k5[i] + e6 * k6[i] + e7 * k7[i]);
-      const double scale = 1e-12 + 1e-12 * std::max(std::fabs(y[i]), std::fabs(y5[i]));
-      err = std::max(err, std::fabs(e) / scale);
-    }
-    return {y5, err};
+    return dormand_prince_step(y, h, [&](const y_t& x) { return deriv(x, refr); });
   }
 
   // Free (refractory-aware) integration over [0, h] in sub-steps small enough to be accurate.
