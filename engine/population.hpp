@@ -41,6 +41,22 @@ class population_base {
   virtual int receptor_index(const std::string& name) const = 0;
   virtual int state_index(const std::string& name) const = 0;
 
+  // The clock backend (engine/backends/clock): one step of dt for neurons [begin, end). Each
+  // neuron's summed inputs of the step are in[i * stride + 1 + receptor] (DC at in[i * stride]);
+  // they are read and set back to zero. The order is NEST's (iaf_psc_exp): the state is advanced
+  // by dt, the inputs are received, the threshold is checked (a stochastic model spikes with
+  // probability 1 - exp(-hazard dt), drawn from a stream keyed by (seed, gid, step k)), and a
+  // neuron that spikes is reset. Writes the local ids of those that spiked, in order, to
+  // `spiked` and returns how many.
+  virtual uint32_t step(uint32_t begin, uint32_t end, uint64_t k, double dt, double* in, uint32_t stride,
+                        uint32_t* spiked) = 0;
+  // Receives inputs as step() does, without advancing or checking: those due at time 0.
+  virtual void receive_inputs(uint32_t begin, uint32_t end, double* in, uint32_t stride) = 0;
+  // A state variable as it is now (the clock backend samples on its grid).
+  virtual double value(uint32_t local, int variable) const = 0;
+  // The receptors the model has, besides the DC input.
+  virtual int receptor_count() const = 0;
+
   // Gillespie's direct method (engine/backends/event/direct.hpp) runs stochastic models only:
   // the engine keeps each neuron's thinning bound (1/ms) in a rate tree instead of a candidate
   // time in the queue, and draws the candidates itself.
@@ -162,6 +178,47 @@ class population_of final : public population_base {
     touch(copy, p(i), t);
     return copy.s.*(Model::state_table[variable].member);
   }
+
+  uint32_t step(uint32_t begin, uint32_t end, uint64_t k, double dt, double* in, uint32_t stride,
+                uint32_t* spiked) override {
+    // Models that sum inputs in a decaying frame take the membrane's decay over the step from
+    // the caller: with shared parameters it is the same for every neuron and every step.
+    double x_m = -1;
+    if constexpr (has_frame)
+      if (rate_ > 0) x_m = std::exp(-rate_ * dt);
+    uint32_t n = 0;
+    for (uint32_t i = begin; i < end; ++i) {
+      const params& pi = p(i);
+      state& s = slots_[i].s;
+      if constexpr (has_frame) {
+        if (x_m >= 0) Model::advance(s, pi, dt, x_m);
+        else advance(s, pi, dt);
+      } else {
+        advance(s, pi, dt);
+      }
+      receive_row(s, pi, in + size_t(i) * stride);
+      bool spike = false;
+      if constexpr (requires { Model::crossed(s, pi); }) spike = Model::crossed(s, pi);  // stochastic: optional
+      if constexpr (stochastic) {
+        if (!spike) {
+          const double h = Model::hazard(s, pi);
+          // Strictly below, so a hazard of zero never fires whatever the draw.
+          spike = h > 0 && rng_stream(seed_, rng_purpose::clock_hazard, first_gid + i, static_cast<uint32_t>(k))
+                                   .uniform() < -std::expm1(-h * dt);
+        }
+      }
+      if (spike) {
+        Model::reset(s, pi);
+        spiked[n++] = i;
+      }
+    }
+    return n;
+  }
+  void receive_inputs(uint32_t begin, uint32_t end, double* in, uint32_t stride) override {
+    for (uint32_t i = begin; i < end; ++i) receive_row(slots_[i].s, p(i), in + size_t(i) * stride);
+  }
+  double value(uint32_t i, int variable) const override { return slots_[i].s.*(Model::state_table[variable].member); }
+  int receptor_count() const override { return static_cast<int>(Model::receptors.size()); }
 
   int receptor_index(const std::string& r) const override {
     for (size_t k = 0; k < Model::receptors.size(); ++k)
@@ -315,6 +372,12 @@ class population_of final : public population_base {
   static double effect(const params& pi, double w, int receptor) {
     if constexpr (requires { Model::input_effect(pi, w, receptor); }) return Model::input_effect(pi, w, receptor);
     else return no_spike;
+  }
+  // A clock step's summed inputs, DC first; zero sums are skipped and every sum is cleared.
+  static void receive_row(state& s, const params& pi, double* x) {
+    if (x[0] != 0) Model::receive(s, pi, x[0], dc_receptor), x[0] = 0;
+    for (size_t r = 0; r < Model::receptors.size(); ++r)
+      if (x[r + 1] != 0) Model::receive(s, pi, x[r + 1], static_cast<int>(r)), x[r + 1] = 0;
   }
   static void advance(state& s, const params& pi, double h) {
     if constexpr (stepped) {

@@ -12,7 +12,7 @@ namespace gs {
 // What a stream is for; part of the key so that streams of different jobs never coincide.
 enum class rng_purpose : uint32_t {
   params = 1, initial = 2, connect = 3, weight = 4, delay = 5, stimulus = 6, hazard = 7,
-  positions = 8
+  positions = 8, clock_hazard = 9
 };
 
 class rng_stream {

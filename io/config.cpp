@@ -413,17 +413,20 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
 
   // run
   const json& run = c.object(c.required(doc, "", "run"), "run");
-  c.keys(run, "run", {"duration", "seed", "backend", "method", "min_delay"});
+  c.keys(run, "run", {"duration", "seed", "backend", "method", "min_delay", "dt", "threads"});
   cfg.duration = c.positive(c.required(run, "run", "duration"), "run.duration");
   if (run.contains("seed")) cfg.seed = c.count(run["seed"], "run.seed", UINT64_MAX);
   if (run.contains("backend")) {
     cfg.backend = c.string(run["backend"], "run.backend");
-    const std::vector<std::string> backends{"event"};
-    if (cfg.backend != "event")
+    const std::vector<std::string> backends{"event", "clock"};
+    if (std::find(backends.begin(), backends.end(), cfg.backend) == backends.end())
       c.fail("run.backend", fmt::format("backend \"{}\" is not available in this build{}", cfg.backend,
                                         did_you_mean(cfg.backend, backends)));
   }
   if (run.contains("min_delay")) cfg.min_delay = c.positive(run["min_delay"], "run.min_delay");
+  // dt and threads are read whatever the backend, so that --set run.backend=... alone switches.
+  if (run.contains("dt")) cfg.dt = c.positive(run["dt"], "run.dt");
+  if (run.contains("threads")) cfg.threads = static_cast<unsigned>(c.count(run["threads"], "run.threads", 4096));
   if (run.contains("method")) {
     // Whether every population is stochastic, as "direct" needs, is known once the models are
     // built: check_method() (engine/backends/event/direct.hpp) says so, naming the population.
@@ -431,6 +434,9 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
     const std::vector<std::string> methods{"next_reaction", "direct"};
     if (std::find(methods.begin(), methods.end(), cfg.method) == methods.end())
       c.fail("run.method", fmt::format("unknown method \"{}\"{}", cfg.method, did_you_mean(cfg.method, methods)));
+    if (cfg.method == "direct" && cfg.backend == "clock")
+      c.fail("run.method", "the direct method belongs to the event backend; the clock backend draws each "
+                           "stochastic neuron's spikes per step (remove run.method or use \"backend\": \"event\")");
   }
 
   // "positions": {"grid": {"shape", "extent", "center"}} or {"random": {"extent", "center"}}, "periodic"
@@ -675,6 +681,13 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
                                                  "uniform or a normal distribution with \"min\"", floor));
         }
       }
+      // The clock backend rounds delays to whole steps; one that rounds to no step would deliver
+      // within the step that sent it, which the step order cannot do. (Delays from files are
+      // checked when the network is built, engine/backends/clock/simulator.cpp.)
+      if (cfg.backend == "clock" && std::llround(ps.delay.min_value() / cfg.dt) < 1)
+        c.fail(c.at(p, "delay"), fmt::format("delays as small as {} ms round to 0 steps of run.dt = {} ms (clock "
+                                             "backend); use delays of at least {} ms or a smaller dt",
+                                             ps.delay.min_value(), cfg.dt, 0.5 * cfg.dt));
       // Dale's law: a typed population's projections all excite or all inhibit. Its type also
       // names the receptor when the projection does not.
       const std::string law = fmt::format("population \"{}\" is {} (Dale's law)", src.name, src.type);
@@ -693,14 +706,16 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
                                                 src.type, ps.receptor));
       // Weights >= 0 from excitatory populations and onto conductance-based models, <= 0 from
       // inhibitory ones onto current-based models (where the sign alone makes an input inhibit).
+      // A conductance is never negative, so onto such models untyped sources are checked too.
       auto wanted_sign = [&](const population_spec& tgt) {
+        if (reg.find_model(tgt.model)->conductance_based) return 1;
         if (src.type.empty()) return 0;
-        return src.type == "excitatory" || reg.find_model(tgt.model)->conductance_based ? 1 : -1;
+        return src.type == "excitatory" ? 1 : -1;
       };
       auto sign_reason = [&](const population_spec& tgt) {
-        return reg.find_model(tgt.model)->conductance_based
-                   ? fmt::format("{} and the model of \"{}\" is conductance-based", law, tgt.name)
-                   : law;
+        if (!reg.find_model(tgt.model)->conductance_based) return law;
+        return src.type.empty() ? fmt::format("the model of \"{}\" is conductance-based", tgt.name)
+                                : fmt::format("{} and the model of \"{}\" is conductance-based", law, tgt.name);
       };
       bool weight_used = !file_param.empty() ? body.contains("weight") : true;
       for (const auto& t : ps.targets) {
@@ -775,6 +790,11 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
       } else {
         if (body.contains("weight")) s.weight = c.value(body["weight"], c.at(p, "weight"));
         s.receptor = receptor(body, p, s.targets, &s.weight);
+        // Weights onto conductance-based models are conductances: never negative.
+        for (const auto& t : s.targets)
+          if (reg.find_model(cfg.populations[cfg.population_index(t)].model)->conductance_based)
+            if (std::string why = sign_problem(s.weight, 1); !why.empty())
+              c.fail(c.at(p, "weight"), fmt::format("the model of \"{}\" is conductance-based: {}", t, why));
       }
       s.start = body.contains("start") ? c.positive(body["start"], c.at(p, "start"), true) : 0.0;
       if (body.contains("stop")) s.stop = c.positive(body["stop"], c.at(p, "stop"), true);

@@ -79,6 +79,8 @@ struct run_config {
   uint64_t seed = 1;
   std::string backend = "event";
   std::string method = "next_reaction";  // event backend: "next_reaction" or "direct" (Gillespie)
+  double dt = 0.1;       // ms, the clock backend's step (the event backend has none)
+  unsigned threads = 0;  // clock backend: worker threads, 0 = all cores
   std::vector<population_spec> populations;
   std::vector<projection_spec> projections;
   std::vector<stimulus_spec> stimuli;

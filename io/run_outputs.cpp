@@ -102,7 +102,13 @@ json run_summary(const run_config& cfg, const network& net, const run_result& re
   s["run_file"] = cfg.file;
   s["backend"] = cfg.backend;
   s["method"] = cfg.method;
-  s["spike_times"] = "continuous (event-driven, not on a grid)";
+  if (cfg.backend == "clock") {
+    s["spike_times"] = fmt::format("on the grid, dt = {} ms (clock backend)", cfg.dt);
+    s["dt_ms"] = cfg.dt;
+    s["threads"] = res.threads;
+  } else {
+    s["spike_times"] = "continuous (event-driven, not on a grid)";
+  }
   s["seed"] = cfg.seed;
   s["duration_ms"] = cfg.duration;
   uint64_t spikes = 0, synapses = 0;
@@ -112,7 +118,7 @@ json run_summary(const run_config& cfg, const network& net, const run_result& re
   s["synapses"] = synapses;
   s["spikes"] = spikes;
   s["mean_rate_hz"] = static_cast<double>(spikes) / net.neurons / (cfg.duration * 1e-3);
-  s["events"] = res.events;
+  s["events"] = res.events;  // clock backend: neuron updates (steps times neurons)
   s["synaptic_events"] = res.synaptic_events;
   json pops = json::object();
   for (size_t i = 0; i < net.populations.size(); ++i) {

@@ -15,7 +15,8 @@
 
 // Raised whenever a header a plugin compiles against changes in a way that moves memory layouts
 // or signatures the engine and the plugin share.
-#define GILLESPIKE_PLUGIN_ABI 1
+// 2: population_base gained the clock backend's step() and friends.
+#define GILLESPIKE_PLUGIN_ABI 2
 
 #ifndef GILLESPIKE_VERSION
 #define GILLESPIKE_VERSION "unknown"

@@ -10,6 +10,7 @@
 #include "models/glif.hpp"
 #include "models/hawkes.hpp"
 #include "models/izhikevich.hpp"
+#include "models/lif_cond_exp.hpp"
 #include "models/lif_psc_delta.hpp"
 #include "models/lif_psc_exp.hpp"
 #include "models/parrot_neuron.hpp"
@@ -103,6 +104,7 @@ void register_builtin_models(registry& reg) {
   reg.add_model(describe_model<hawkes_nonlinear>("built-in"));
   reg.add_model(describe_model<aeif_psc_exp>("built-in"));
   reg.add_model(describe_model<izhikevich>("built-in"));
+  reg.add_model(describe_model<lif_cond_exp>("built-in"));
   reg.add_model(describe_model<glif1_psc_exp>("built-in"));
   reg.add_model(describe_model<glif2_psc_exp>("built-in"));
   reg.add_model(describe_model<glif3_psc_exp>("built-in"));

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "engine/backends/clock/simulator.hpp"
 #include "engine/backends/event/direct.hpp"
 #include "engine/backends/event/simulator.hpp"
 #include "engine/network.hpp"
@@ -62,7 +63,8 @@ int run(const std::string& file, const std::string& out_override, const std::vec
 
   t0 = clock_type::now();
   progress_bar bar(cfg.duration, !quiet);
-  gs::run_result res = gs::simulate_event(net, cfg, [&](double t) { bar(t); });
+  const gs::progress_fn show = [&](double t) { bar(t); };
+  gs::run_result res = cfg.backend == "clock" ? gs::simulate_clock(net, cfg, show) : gs::simulate_event(net, cfg, show);
   bar.finish();
   timing.simulate_s = since(t0);
 
@@ -75,14 +77,18 @@ int run(const std::string& file, const std::string& out_override, const std::vec
   gs::write_summary(dir, summary);
 
   if (!quiet) {
-    std::printf("%s: %u neurons, %llu synapses, %.0f ms simulated (event backend)\n", cfg.file.c_str(), net.neurons,
-                static_cast<unsigned long long>(summary["synapses"].get<uint64_t>()), cfg.duration);
+    const std::string backend = cfg.backend == "clock"
+                                    ? fmt::format("clock backend, dt {} ms, {} threads", cfg.dt, res.threads)
+                                    : std::string("event backend");
+    std::printf("%s: %u neurons, %llu synapses, %.0f ms simulated (%s)\n", cfg.file.c_str(), net.neurons,
+                static_cast<unsigned long long>(summary["synapses"].get<uint64_t>()), cfg.duration, backend.c_str());
     for (const auto& [name, p] : summary["populations"].items())
       std::printf("  %-12s %8u neurons  %10llu spikes  %8.3f Hz\n", name.c_str(), p["size"].get<uint32_t>(),
                   static_cast<unsigned long long>(p["spikes"].get<uint64_t>()), p["rate_hz"].get<double>());
-    std::printf("  spikes %llu, mean rate %.3f Hz, synaptic events %llu, queue events %llu\n",
+    std::printf("  spikes %llu, mean rate %.3f Hz, synaptic events %llu, %s %llu\n",
                 static_cast<unsigned long long>(summary["spikes"].get<uint64_t>()), summary["mean_rate_hz"].get<double>(),
-                static_cast<unsigned long long>(res.synaptic_events), static_cast<unsigned long long>(res.events));
+                static_cast<unsigned long long>(res.synaptic_events),
+                cfg.backend == "clock" ? "neuron updates" : "queue events", static_cast<unsigned long long>(res.events));
     std::printf("  build %.3f s, simulate %.3f s (%.1f M synaptic events/s), write %.3f s, peak memory %.0f MB\n",
                 timing.build_s, timing.simulate_s, summary["synaptic_events_per_s"].get<double>() * 1e-6, timing.write_s,
                 summary["peak_memory_mb"].get<double>());
@@ -113,7 +119,7 @@ int info(const std::vector<std::string>& plugin_files) {
   for (const auto& f : gs::plugins_on_search_path()) gs::load_plugin(reg, f);
   for (const auto& f : plugin_files) gs::load_plugin(reg, gs::find_plugin(f, std::filesystem::current_path()));
   std::printf("gillespike %s\n", GILLESPIKE_VERSION);
-  std::printf("backends: event (exact, event-driven)\n");
+  std::printf("backends: event (exact, event-driven), clock (fixed step run.dt, oneTBB threads, spike times on the grid)\n");
 #ifdef GILLESPIKE_HAVE_CUDA
   std::printf("CUDA: %s\n", gs::cuda_device_summary().c_str());
 #else

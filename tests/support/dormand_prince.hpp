@@ -1,10 +1,12 @@
-// One Dormand-Prince 5(4) step for the reference integrations of the validation tests (written
-// independently of the engine's models and of models/ode.hpp).
+// Reference integration for the validation tests, written independently of the engine's models
+// and of models/ode.hpp: a Dormand-Prince 5(4) step and an adaptive driver that stops at a
+// threshold crossing.
 #pragma once
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <initializer_list>
+#include <stdexcept>
 #include <utility>
 
 namespace gs::test {
@@ -43,6 +45,37 @@ std::pair<std::array<double, N>, double> dormand_prince_step(const std::array<do
     err = std::max(err, std::fabs(e) / scale);
   }
   return {y5, err};
+}
+
+// Adaptive integration with `step(y, h) -> {y_next, scaled error}` from t0 toward t1 that stops at
+// the first point where fired(y) holds: the step that first ends past it is bisected to 1e-10 ms
+// and y is left just past the crossing. Returns the crossing time, or t1.
+template <size_t N, class Step, class Fired>
+double integrate_until(const Step& step, const Fired& fired, std::array<double, N>& y, double t0, double t1) {
+  double t = t0, h = std::min(1e-3, t1 - t0);
+  while (t < t1) {
+    const bool last = h >= t1 - t;
+    const double hs = last ? t1 - t : h;
+    auto [y1, err] = step(y, hs);
+    if (!(err <= 1)) {
+      h = hs * std::max(0.1, 0.9 * std::pow(err, -0.2));
+      if (!(h > 1e-18)) throw std::runtime_error("reference step size underflow");
+      continue;
+    }
+    if (fired(y1)) {
+      double lo = 0, hi = hs;
+      while (hi - lo > 1e-10) {
+        const double mid = 0.5 * (lo + hi);
+        (fired(step(y, mid).first) ? hi : lo) = mid;
+      }
+      y = step(y, hi).first;
+      return t + hi;
+    }
+    y = y1;
+    t = last ? t1 : t + hs;
+    h = hs * std::min(4.0, 0.9 * std::pow(std::max(err, 1e-8), -0.2));
+  }
+  return t1;
 }
 
 }  // namespace gs::test

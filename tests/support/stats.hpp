@@ -1,5 +1,5 @@
-// Statistics for stochastic validation tests: one-sample and two-sample Kolmogorov-Smirnov
-// tests with the asymptotic p-value (Stephens' small-sample correction).
+// Statistics for validation tests: one-sample and two-sample Kolmogorov-Smirnov tests with the
+// asymptotic p-value (Stephens' small-sample correction), and spike-train summaries.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -48,6 +48,23 @@ inline ks_result ks_test_2(std::vector<double> a, std::vector<double> b) {
     d = std::max(d, std::abs(static_cast<double>(i) / na - static_cast<double>(j) / nb));
   }
   return {d, ks_p_value(d, na * nb / (na + nb))};
+}
+
+// Mean over neurons of the ISI coefficient of variation (sample standard deviation / mean),
+// for neurons with at least 4 spikes.
+inline double mean_isi_cv(const std::vector<std::vector<double>>& trains) {
+  double cv_sum = 0;
+  int cv_n = 0;
+  for (const auto& t : trains) {
+    if (t.size() < 4) continue;
+    double m = 0, m2 = 0;
+    for (size_t k = 1; k < t.size(); ++k) m += t[k] - t[k - 1];
+    m /= static_cast<double>(t.size() - 1);
+    for (size_t k = 1; k < t.size(); ++k) m2 += (t[k] - t[k - 1] - m) * (t[k] - t[k - 1] - m);
+    cv_sum += std::sqrt(m2 / static_cast<double>(t.size() - 2)) / m;
+    ++cv_n;
+  }
+  return cv_sum / cv_n;
 }
 
 }  // namespace gs::test

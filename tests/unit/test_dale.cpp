@@ -90,7 +90,7 @@ json normal(double mean, double std, const json& bounds = json::object()) {
 TEST_CASE("the conductance_based flag reaches the registry through describe_model") {
   CHECK(test_registry().find_model("cond_test_model")->conductance_based);
   CHECK_FALSE(test_registry().find_model("lif_psc_exp")->conductance_based);
-  for (const auto& m : gs::default_registry().models()) CHECK_FALSE(m.conductance_based);
+  for (const auto& m : gs::default_registry().models()) CHECK(m.conductance_based == (m.name == "lif_cond_exp"));
 }
 
 TEST_CASE("excitatory populations: weights that cannot be negative are accepted") {
@@ -98,9 +98,10 @@ TEST_CASE("excitatory populations: weights that cannot be negative are accepted"
                         normal(10.0, 2.0, {{"min", 1.0}, {"max", 20.0}}), json{{"lognormal", {{"mu", 1.0}, {"sigma", 0.5}}}}})
     for (const std::string target : {"exc", "inh", "free"}) accepted(doc_with("exc", target, {{"weight", w}}));
   accepted(doc_with("exc", "free", {{"weight", 5.0}, {"receptor", "excitatory"}}));
-  // Untyped populations are not checked.
+  // Untyped populations are not checked, except that a conductance is never negative.
   accepted(doc_with("free", "exc", {{"weight", -5.0}, {"receptor", "excitatory"}}));
-  accepted(doc_with("free", "cond", {{"weight", -5.0}}));
+  rejected(doc_with("free", "cond", {{"weight", -5.0}}), "projections.0.weight",
+           {"the model of \"cond\" is conductance-based", "the weight -5 is negative"});
 }
 
 TEST_CASE("the type names the receptor when the projection does not") {

@@ -19,17 +19,25 @@
 
 #include "models/adex.hpp"
 #include "models/izhikevich.hpp"
+#include "tests/support/dormand_prince.hpp"
+#include "tests/support/input_train.hpp"
 #include "tests/support/sim.hpp"
 
 using namespace gs;
 
 namespace {
 
-struct input {
-  double t, w;
-  int receptor;  // 0 excitatory, 1 inhibitory
-  bool operator<(const input& o) const { return t < o.t; }
-};
+using test::engine_spikes;
+using test::input;
+using test::input_train;
+using test::ahead_of;
+
+// Spike times must match the reference to this (ms).
+constexpr double tolerance = 1e-3;
+
+double compare(const char* what, const std::vector<double>& expected, const std::vector<double>& got) {
+  return test::compare_spikes(what, expected, got, tolerance);
+}
 
 // ---- reference integration ----
 
@@ -68,34 +76,9 @@ std::pair<arr<N>, double> ck_step(const F& f, const arr<N>& y, double h) {
   return {out, err};
 }
 
-// From t0 toward t1; stops at the first point where fired(y) holds. Returns the time reached:
-// the crossing (bisected on the sub-step to 1e-10 ms; y is left just past it) or t1.
 template <size_t N, class F, class C>
 double integrate(const F& f, const C& fired, arr<N>& y, double t0, double t1) {
-  double t = t0, h = std::min(1e-3, t1 - t0);
-  while (t < t1) {
-    const bool last = h >= t1 - t;
-    const double hs = last ? t1 - t : h;
-    auto [y1, err] = ck_step(f, y, hs);
-    if (!(err <= 1)) {
-      h = hs * std::max(0.1, 0.9 * std::pow(err, -0.2));
-      if (!(h > 1e-18)) throw std::runtime_error("reference step size underflow");
-      continue;
-    }
-    if (fired(y1)) {
-      double lo = 0, hi = hs;
-      while (hi - lo > 1e-10) {
-        const double mid = 0.5 * (lo + hi);
-        (fired(ck_step(f, y, mid).first) ? hi : lo) = mid;
-      }
-      y = ck_step(f, y, hi).first;
-      return t + hi;
-    }
-    y = y1;
-    t = last ? t1 : t + hs;
-    h = hs * std::min(4.0, 0.9 * std::pow(std::max(err, 1e-8), -0.2));
-  }
-  return t1;
+  return test::integrate_until([&](const arr<N>& x, double h) { return ck_step(f, x, h); }, fired, y, t0, t1);
 }
 
 // Spike times of a neuron model under inputs; V_before[t] is the membrane potential just before
@@ -196,56 +179,6 @@ struct izhikevich_reference {
 };
 
 // ---- the engine side ----
-
-// A fixed irregular train from the test LCG: exponential intervals of mean `interval`, a share
-// `p_ex` excitatory. Times on a 1e-4 ms grid, so they print exactly and never tie by accident.
-std::vector<input> input_train(uint64_t seed, double T, double interval, double p_ex, double w_ex, double w_in) {
-  std::vector<input> in;
-  test::lcg uni{seed};
-  for (double t = 0;;) {
-    t += -std::log(1 - uni()) * interval;
-    if (t >= T) break;
-    const bool ex = uni() < p_ex;
-    in.push_back({std::round(t * 1e4) / 1e4, ex ? w_ex : w_in, ex ? 0 : 1});
-  }
-  return in;
-}
-
-// One spike_generator per (weight, receptor).
-std::vector<double> engine_spikes(const std::string& model, const std::string& params, std::vector<input> in,
-                                  double T) {
-  std::sort(in.begin(), in.end());
-  std::map<std::pair<double, int>, std::vector<double>> groups;
-  for (const auto& i : in) groups[{i.w, i.receptor}].push_back(i.t);
-  std::vector<std::string> gens;
-  for (const auto& [key, times] : groups)
-    gens.push_back(fmt::format(
-        R"({{"spike_generator": {{"target": "n", "spike_times": [{}], "weight": {}, "receptor": "{}"}}}})",
-        fmt::join(times, ","), key.first, key.second == 0 ? "excitatory" : "inhibitory"));
-  const std::string cfg = fmt::format(R"({{
-    "run": {{"duration": {}}},
-    "populations": {{"n": {{"size": 1, "model": "{}", "params": {{{}}}}}}},
-    "stimuli": [{}],
-    "recorders": [{{"spikes": {{}}}}]
-  }})",
-                                      T, model, params, fmt::join(gens, ","));
-  return test::spikes_of(test::simulate_json(cfg).res, 0);
-}
-
-// The time `before` ms ahead of spike k, on a 1e-6 ms grid.
-double ahead_of(const std::vector<double>& spikes, size_t k, double before) {
-  REQUIRE(spikes.size() > k);
-  return std::round((spikes[k] - before) * 1e6) / 1e6;
-}
-
-double compare(const char* what, const std::vector<double>& expected, const std::vector<double>& got) {
-  REQUIRE(got.size() == expected.size());
-  double worst = 0;
-  for (size_t k = 0; k < got.size(); ++k) worst = std::max(worst, std::fabs(got[k] - expected[k]));
-  MESSAGE(fmt::format("{}: {} spikes, largest difference {:.3g} ms", what, got.size(), worst));
-  CHECK(worst <= 1e-3);
-  return worst;
-}
 
 std::vector<double> isis(const std::vector<double>& t) {
   std::vector<double> d;

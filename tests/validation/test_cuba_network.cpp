@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "tests/support/sim.hpp"
+#include "tests/support/stats.hpp"
 
 using namespace gs;
 
@@ -35,23 +36,12 @@ TEST_CASE("CUBA network statistics over three seeds") {
       bins[std::min(bins.size() - 1, static_cast<size_t>((t - skip) / 5.0))] += 1;
     }
     const double rate = counted / (n * (duration - skip) * 1e-3);
-    double cv_sum = 0;
-    int cv_n = 0;
-    for (const auto& t : per) {
-      if (t.size() < 4) continue;
-      double m = 0, m2 = 0;
-      for (size_t k = 1; k < t.size(); ++k) m += t[k] - t[k - 1];
-      m /= static_cast<double>(t.size() - 1);
-      for (size_t k = 1; k < t.size(); ++k) m2 += (t[k] - t[k - 1] - m) * (t[k] - t[k - 1] - m);
-      cv_sum += std::sqrt(m2 / static_cast<double>(t.size() - 2)) / m;
-      ++cv_n;
-    }
     double bm = 0, bv = 0;
     for (double b : bins) bm += b;
     bm /= static_cast<double>(bins.size());
     for (double b : bins) bv += (b - bm) * (b - bm);
     const double pop_cv = std::sqrt(bv / static_cast<double>(bins.size())) / bm;
-    const double isi_cv = cv_sum / cv_n;
+    const double isi_cv = test::mean_isi_cv(per);
     MESSAGE(fmt::format("seed {}: rate {:.2f} Hz, mean ISI CV {:.3f}, population-rate CV {:.3f}", seed, rate,
                         isi_cv, pop_cv));
     CHECK(rate > 2.0);

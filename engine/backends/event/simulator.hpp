@@ -22,8 +22,9 @@ struct run_result {
   std::vector<uint32_t> spike_gids;  // global ids
   std::vector<uint64_t> spikes_per_population;  // counted whether recorded or not
   std::vector<trace_data> traces;
-  uint64_t events = 0;           // queue events handled
+  uint64_t events = 0;           // queue events handled (clock backend: neuron updates)
   uint64_t synaptic_events = 0;  // synapses delivered
+  unsigned threads = 1;          // worker threads the backend could use (the clock backend's run.threads)
 };
 
 // Called now and then with the simulated time, for progress display.
