@@ -119,6 +119,7 @@ void register_builtin_stimuli(registry& reg) {
   const double none = std::nan("");
   stimulus_info poisson;
   poisson.name = "poisson";
+  poisson.origin = "built-in";
   poisson.doc = "independent Poisson spike trains, one per target, constant or piecewise-constant rate";
   poisson.params = {{"rate", "Hz", "rate per target", none, param_info::number, true},
                     {"rate_times", "ms", "times from which rate_values hold (instead of rate)", none, param_info::numbers, true},
@@ -129,6 +130,7 @@ void register_builtin_stimuli(registry& reg) {
 
   stimulus_info dc;
   dc.name = "dc";
+  dc.origin = "built-in";
   dc.doc = "constant current (\"amplitude\", pA) from start to stop";
   dc.current = true;
   dc.check = [](const json&) { return std::pair<std::string, std::string>{}; };
@@ -137,6 +139,7 @@ void register_builtin_stimuli(registry& reg) {
 
   stimulus_info sg;
   sg.name = "spike_generator";
+  sg.origin = "built-in";
   sg.doc = "the same spike times to every target";
   sg.params = {{"spike_times", "ms", "spike times, non-decreasing", none, param_info::numbers}};
   sg.check = check_spike_times;

@@ -147,6 +147,16 @@ TEST_CASE("info lists the version, every cell model and connection rule with par
       CHECK(lists_param(sec, p));
     }
   }
+  for (const auto& st : reg.stimuli()) {
+    CAPTURE(st.name);
+    const auto sec = section(lines, st.name);
+    REQUIRE_FALSE(sec.empty());
+    CHECK(sec[0].rfind("  " + st.name + " [built-in]", 0) == 0);
+    for (const auto& p : st.params) {
+      CAPTURE(p.name);
+      CHECK(lists_param(sec, p));
+    }
+  }
   // Nothing registered is left out.
   for (const auto& m : reg.models()) CHECK_FALSE(section(lines, m.name).empty());
   for (const auto& rule : reg.rules()) CHECK_FALSE(section(lines, rule.name).empty());
