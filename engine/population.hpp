@@ -238,6 +238,7 @@ class population_of final : public population_base {
   static constexpr bool stochastic = requires(const state& s, const params& q) { Model::hazard(s, q); };
   static constexpr bool closed_form = requires(const state& s, const params& q) { Model::estimate(s, q); };
   static constexpr bool stepped = !stochastic && !closed_form;
+  static constexpr double look_ahead_span = 1.0;  // ms
   static constexpr double crossing_tolerance = [] {
     if constexpr (requires { Model::crossing_tolerance; }) return Model::crossing_tolerance;
     else return 1e-9;  // ms
@@ -351,21 +352,36 @@ class population_of final : public population_base {
   rng_stream draw(uint32_t i) {
     return rng_stream(seed_, rng_purpose::hazard, first_gid + i, slots_[i].th.draws++);
   }
-  // A step-only model: the state after max_step tells whether it crosses within it, and the
-  // first crossing is bisected on the step length, with the model's own step.
+  // A step-only model: a copy is stepped ahead, max_step at a time, for up to look_ahead_span;
+  // the first step that ends crossed is bisected on its length, with the model's own step. The
+  // real state later takes the same steps (advance() below), so it crosses where the copy did.
+  // A span of several steps saves queue events for models with short steps; an input before the
+  // crossing makes the engine look again from the input.
+  static constexpr int look_ahead_steps = [] {
+    if constexpr (stepped) return std::max(1, static_cast<int>(look_ahead_span / Model::max_step + 1e-9));
+    else return 1;
+  }();
   static spike_estimate look_ahead(const state& s, const params& pi) {
     if (Model::crossed(s, pi)) return spike_estimate::at(0);
-    state end = s;
-    Model::advance(end, pi, Model::max_step);
-    if (!Model::crossed(end, pi)) return spike_estimate::bound(Model::max_step, 0);
-    double lo = 0, hi = Model::max_step;
-    while (hi - lo > crossing_tolerance) {
-      const double mid = 0.5 * (lo + hi);
-      state m = s;
-      Model::advance(m, pi, mid);
-      (Model::crossed(m, pi) ? hi : lo) = mid;
+    state from = s;
+    double t = 0;
+    for (int k = 0; k < look_ahead_steps; ++k, t += Model::max_step) {
+      state end = from;
+      Model::advance(end, pi, Model::max_step);
+      if (!Model::crossed(end, pi)) {
+        from = end;
+        continue;
+      }
+      double lo = 0, hi = Model::max_step;
+      while (hi - lo > crossing_tolerance) {
+        const double mid = 0.5 * (lo + hi);
+        state m = from;
+        Model::advance(m, pi, mid);
+        (Model::crossed(m, pi) ? hi : lo) = mid;
+      }
+      return spike_estimate::at(t + hi);
     }
-    return spike_estimate::at(hi);
+    return spike_estimate::bound(t, 0);
   }
   // What an input can do to the crossing time, in the model's measure; a model that does not
   // say is looked at again after every input.
