@@ -99,6 +99,8 @@ void load_plugin(registry& reg, const std::filesystem::path& file) {
     e->register_all(staged);
   } catch (const std::exception& ex) {
     throw plugin_error(fmt::format("plugin {} failed to register: {}", name, ex.what()));
+  } catch (...) {
+    throw plugin_error(fmt::format("plugin {} failed to register: it threw something that is not a std::exception", name));
   }
   staged.end_plugin();
   reg = std::move(staged);

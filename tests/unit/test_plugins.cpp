@@ -84,6 +84,7 @@ TEST_CASE("broken plugins are refused with the file and the reason, exit status 
       {lib("no_entry"), {"libno_entry.so", "not a gillespike plugin", "\"gillespike_plugin\""}},
       {lib("undefined_symbol"), {"libundefined_symbol.so", "gs_test_symbol_that_nobody_defines"}},
       {lib("duplicate_model"), {"libduplicate_model.so", "\"lif_psc_delta\" is registered twice", "built-in"}},
+      {lib("throws_int"), {"libthrows_int.so", "failed to register", "not a std::exception"}},
       {fake.string(), {"cannot load plugin", "libfake.so"}},
       {"no_such_plugin", {"no plugin \"no_such_plugin\"", "libno_such_plugin.so"}},
       {"missing/libx.so", {"does not exist", "missing/libx.so"}},
