@@ -564,8 +564,8 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
     for (const auto& pi : table) {
       const std::string pp = c.at(path, pi.name);
       if (!given.contains(pi.name)) {
-        if (std::isnan(pi.default_value) && !pi.optional) c.fail(pp, "is required but missing");
-        if (pi.absent_unless_given()) continue;  // absent: the owner's own default
+        if (pi.optional) continue;  // absent: the owner's own default
+        if (std::isnan(pi.default_value)) c.fail(pp, "is required but missing");
         if (pi.kind == param_info::boolean) out[pi.name] = pi.default_value != 0;
         else out[pi.name] = pi.default_value;
         continue;

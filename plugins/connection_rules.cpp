@@ -26,7 +26,7 @@ param_info multapses() {
 }
 param_info mask() {
   return {"mask", "", "displacements (target minus source position) that may connect: circular, box, doughnut; "
-          "none by default", 0, param_info::mask};
+          "none by default", std::nan(""), param_info::mask, true};
 }
 
 bool skip_autapse(const json& p, const rule_context& c, uint32_t s, uint32_t t) {

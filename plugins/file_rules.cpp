@@ -2,6 +2,7 @@
 // the file's weights and delays where it has them (io/edge_files.hpp reads the formats).
 #include <fmt/format.h>
 
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <string>
@@ -49,10 +50,10 @@ rule_info from_file_rule() {
   r.name = "from_file";
   r.doc = "the synapses listed in a CSV or SONATA edge file (population-local ids), with its weights and delays";
   r.params = {{"path", "", "the file, relative to the run file's folder", required, param_info::file},
-              {"format", "", "\"csv\" or \"sonata\"; by default from the file name (.h5, .hdf5: sonata)", 0,
-               param_info::text},
-              {"edge_population", "", "SONATA: the population under /edges; needed when there are several", 0,
-               param_info::text}};
+              {"format", "", "\"csv\" or \"sonata\"; by default from the file name (.h5, .hdf5: sonata)", std::nan(""),
+               param_info::text, true},
+              {"edge_population", "", "SONATA: the population under /edges; needed when there are several", std::nan(""),
+               param_info::text, true}};
   // Cheap: the file opens and its header (or datasets) make sense. The rows are read when the
   // synapses are made; the config reads them once more to check weights and delays up front.
   r.check = [](const json& p, const rule_context&) -> std::string {

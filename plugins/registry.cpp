@@ -19,8 +19,8 @@
 namespace gs {
 
 std::string default_text(const param_info& p) {
-  if (std::isnan(p.default_value) && !p.optional) return "required";
-  if (p.absent_unless_given()) return "-";
+  if (p.optional) return "-";
+  if (std::isnan(p.default_value)) return "required";
   if (p.kind == param_info::boolean) return p.default_value != 0 ? "true" : "false";
   return fmt::format("{:g}", p.default_value);
 }

@@ -26,14 +26,13 @@ struct param_info {
   // profile: a number or a distance profile ({"gaussian": {...}}, plugins/spatial.hpp), for
   // spatial populations. mask: an optional object bounding the distance (plugins/spatial.hpp).
   // text, file: a string; a file is a path the config resolves against the run file's folder.
-  // A text, file or mask with default NaN is required; otherwise it is absent unless given.
-  // numbers: an array of numbers; with default NaN required, otherwise absent unless given.
+  // numbers: an array of numbers.
   enum kind_t { number, integer, boolean, profile, mask, text, file, numbers } kind = number;
-  // May be left out although it has no default (NaN): the owner's check says which are needed.
+  // Without a default (NaN) a parameter is required, unless it is optional: then it is absent
+  // when the run file leaves it out, and the owner's check says which combinations are needed.
+  // Kinds other than number, integer, boolean and profile have no numeric default: they are
+  // required or optional.
   bool optional = false;
-
-  // Not filled in with a default when the run file leaves it out.
-  bool absent_unless_given() const { return optional || kind == mask || kind == text || kind == file || kind == numbers; }
 };
 
 // The default as `info` prints it: a number, true/false, "required", or "-" (absent unless given).

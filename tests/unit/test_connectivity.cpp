@@ -44,8 +44,8 @@ const gs::rule_info& rule(const std::string& name) {
 // Parameters as the config loader hands them over: every switch filled in (defaults true).
 json full(const std::string& name, json given) {
   for (const auto& pi : rule(name).params)
-    if (!given.contains(pi.name)) {
-      if (pi.kind != gs::param_info::boolean) {  // optional spatial ones (p of fixed_indegree, mask)
+    if (!given.contains(pi.name) && !pi.optional) {  // optional ones (mask) stay absent
+      if (pi.kind != gs::param_info::boolean) {  // ones with a default (p of fixed_indegree)
         REQUIRE_MESSAGE(!std::isnan(pi.default_value), "test must give ", pi.name);
         continue;
       }

@@ -67,8 +67,10 @@ TEST_CASE("a plugin named without a path is found on GILLESPIKE_PLUGIN_PATH") {
                                               R"("populations": {"q": {"model": "quadratic_if", "size": 1}})"));
   CHECK(!test::spikes_of(r.res, 0).empty());
   CHECK(find_plugin("ring", ".") == plugin_dir / "libring.so");
-  for (const auto& p : default_registry().plugins())
-    if (p.name == "quadratic_if") CHECK(p.models == std::vector<std::string>{"quadratic_if"});
+  const auto& plugins = default_registry().plugins();
+  const auto it = std::find_if(plugins.begin(), plugins.end(), [](const plugin_record& p) { return p.name == "quadratic_if"; });
+  REQUIRE(it != plugins.end());
+  CHECK(it->models == std::vector<std::string>{"quadratic_if"});
   unsetenv("GILLESPIKE_PLUGIN_PATH");
 }
 
