@@ -93,6 +93,46 @@ projection connect(const rule_info& rule, const json& rule_params, const rule_co
   return p;
 }
 
+uint32_t regenerate(const projection& p, uint32_t source, uint32_t chunk, uint32_t* targets, float* weights,
+                    float* delays) {
+  const uint32_t n = p.generate(source, chunk, targets);
+  if (!p.weight_spec.is_constant()) {
+    rng_stream rng(p.seed, rng_purpose::procedural_weight, p.index, source, chunk);
+    for (uint32_t k = 0; k < n; ++k) weights[k] = static_cast<float>(p.weight_spec.draw(rng));
+  }
+  if (!p.delay_spec.is_constant()) {
+    rng_stream rng(p.seed, rng_purpose::procedural_delay, p.index, source, chunk);
+    for (uint32_t k = 0; k < n; ++k) delays[k] = static_cast<float>(p.delay_spec.draw(rng));
+  }
+  return n;
+}
+
+namespace {
+
+// A procedural projection: its generator and distributions, and its synapses counted once (for
+// the summary) without keeping them.
+projection procedural(const rule_info& rule, const json& rule_params, const rule_context& ctx, const value_spec& weight,
+                      const value_spec& delay) {
+  projection p;
+  p.weight = weight.a;
+  p.delay = delay.a;
+  p.weight_spec = weight;
+  p.delay_spec = delay;
+  p.seed = ctx.seed;
+  p.index = ctx.projection;
+  p.generate = rule.procedural(rule_params, ctx);
+  if (ctx.n_target > (uint64_t(1) << 24) * procedural_chunk)  // the chunk is a 24-bit stream key
+    throw std::runtime_error(fmt::format("{} target neurons are too many for a procedural projection (at most {})",
+                                         ctx.n_target, (uint64_t(1) << 24) * procedural_chunk));
+  std::vector<uint32_t> scratch(procedural_chunk);
+  const uint32_t chunks = (ctx.n_target + procedural_chunk - 1) / procedural_chunk;
+  for (uint32_t s = 0; s < ctx.n_source; ++s)
+    for (uint32_t c = 0; c < chunks; ++c) p.procedural_synapses += p.generate(s, c, scratch.data());
+  return p;
+}
+
+}  // namespace
+
 std::vector<position> neuron_positions(const population_spec& spec, uint64_t seed, uint32_t pop_index) {
   const layout_spec& l = spec.positions;
   std::vector<position> out;
@@ -144,7 +184,8 @@ network build_network(const run_config& cfg, const registry& reg) {
       ctx.target_positions = net.positions[tgt];
       projection p;
       try {
-        p = connect(*reg.find_rule(spec.rule), spec.rule_params, ctx, spec.weight, spec.delay);
+        if (spec.procedural) p = procedural(*reg.find_rule(spec.rule), spec.rule_params, ctx, spec.weight, spec.delay);
+        else p = connect(*reg.find_rule(spec.rule), spec.rule_params, ctx, spec.weight, spec.delay);
       } catch (const config_error&) {
         throw;
       } catch (const std::runtime_error& e) {

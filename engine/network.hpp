@@ -9,6 +9,7 @@
 
 #include "engine/population.hpp"
 #include "io/config.hpp"
+#include "plugins/registry.hpp"
 
 namespace gs {
 
@@ -21,8 +22,17 @@ struct projection {
   std::vector<float> weights;       // per synapse, or empty when all equal `weight`
   std::vector<float> delays;        // per synapse (rows sorted by delay), or empty: all `delay`
   double weight = 0, delay = 0;
+  // Procedural (run file "procedural": true): nothing above is stored but the row offsets' absence.
+  // `generate` gives a source's targets chunk by chunk, and regenerate() draws their weights
+  // and delays from these distributions (engine/backends/clock uses it when the source spikes).
+  chunk_generator generate;
+  value_spec weight_spec, delay_spec;
+  uint64_t seed = 0;
+  uint32_t index = 0;                // keys the weight and delay streams
+  uint64_t procedural_synapses = 0;  // counted once, when built
 
-  uint64_t synapses() const { return targets.size(); }
+  bool procedural() const { return bool(generate); }
+  uint64_t synapses() const { return procedural() ? procedural_synapses : targets.size(); }
   // Heap memory held by the synapse arrays, including the row offsets.
   uint64_t bytes() const {
     return row.capacity() * sizeof(uint64_t) + targets.capacity() * sizeof(uint32_t) +
@@ -50,6 +60,12 @@ network build_populations(const run_config& cfg, const registry& reg);
 // Where the neurons of a population sit: a grid row-major from the top-left, or uniform in the
 // extent from a stream keyed by (seed, population, neuron); empty without "positions".
 std::vector<position> neuron_positions(const population_spec& spec, uint64_t seed, uint32_t pop_index);
+
+// One chunk of a procedural projection's synapses from `source` (population-local ids): the
+// targets, and per synapse a weight and a delay (ms) when those are drawn (else the arrays are
+// not touched and `weight`, `delay` hold). Returns how many, at most procedural_chunk.
+uint32_t regenerate(const projection& p, uint32_t source, uint32_t chunk, uint32_t* targets, float* weights,
+                    float* delays);
 
 // One projection between two populations (used by build_network and by tests of the storage).
 // Synapses the rule emits with their own weight or delay (synapse_sink's second add) keep them;

@@ -50,6 +50,9 @@ class population_base {
   // `spiked` and returns how many.
   virtual uint32_t step(uint32_t begin, uint32_t end, uint64_t k, double dt, double* in, uint32_t stride,
                         uint32_t* spiked) = 0;
+  // Called once before the first step() with the run's dt: models with a fixed-step form
+  // (Model::prepare_step) compute what depends only on their parameters and dt here.
+  virtual void prepare_steps(double dt) = 0;
   // Receives inputs as step() does, without advancing or checking: those due at time 0.
   virtual void receive_inputs(uint32_t begin, uint32_t end, double* in, uint32_t stride) = 0;
   // A state variable as it is now (the clock backend samples on its grid).
@@ -82,6 +85,17 @@ class population_base {
   [[noreturn]] void not_stochastic() const {
     throw std::logic_error("population \"" + name + "\" (model " + model + ") is not stochastic");
   }
+};
+
+// A model's fixed-step constants (Model::step_constants), or nothing.
+template <class Model>
+struct step_constants_of {
+  struct type {};
+};
+template <class Model>
+  requires requires { typename Model::step_constants; }
+struct step_constants_of<Model> {
+  using type = typename Model::step_constants;
 };
 
 template <class Model>
@@ -181,21 +195,12 @@ class population_of final : public population_base {
 
   uint32_t step(uint32_t begin, uint32_t end, uint64_t k, double dt, double* in, uint32_t stride,
                 uint32_t* spiked) override {
-    // Models that sum inputs in a decaying frame take the membrane's decay over the step from
-    // the caller: with shared parameters it is the same for every neuron and every step.
-    double x_m = -1;
-    if constexpr (has_frame)
-      if (rate_ > 0) x_m = std::exp(-rate_ * dt);
     uint32_t n = 0;
     for (uint32_t i = begin; i < end; ++i) {
       const params& pi = p(i);
       state& s = slots_[i].s;
-      if constexpr (has_frame) {
-        if (x_m >= 0) Model::advance(s, pi, dt, x_m);
-        else advance(s, pi, dt);
-      } else {
-        advance(s, pi, dt);
-      }
+      if constexpr (fixed_step) Model::step(s, pi, steps_[shared_params_ ? 0 : i]);
+      else advance(s, pi, dt);
       receive_row(s, pi, in + size_t(i) * stride);
       bool spike = false;
       if constexpr (requires { Model::crossed(s, pi); }) spike = Model::crossed(s, pi);  // stochastic: optional
@@ -213,6 +218,12 @@ class population_of final : public population_base {
       }
     }
     return n;
+  }
+  void prepare_steps(double dt) override {
+    if constexpr (fixed_step) {
+      steps_.clear();
+      for (const params& q : params_) steps_.push_back(Model::prepare_step(q, dt));
+    }
   }
   void receive_inputs(uint32_t begin, uint32_t end, double* in, uint32_t stride) override {
     for (uint32_t i = begin; i < end; ++i) receive_row(slots_[i].s, p(i), in + size_t(i) * stride);
@@ -244,6 +255,8 @@ class population_of final : public population_base {
     else return 1e-9;  // ms
   }();
 
+  // Models with a fixed-step form for the clock backends (step_constants, prepare_step, step).
+  static constexpr bool fixed_step = requires { typename Model::step_constants; };
   // Models that declare a frame_rate sum their inputs instead of advancing per input (below).
   static constexpr bool has_frame = requires(const params& q) { Model::frame_rate(q); };
   static constexpr int n_sums = [] {
@@ -313,7 +326,7 @@ class population_of final : public population_base {
   spike_estimate estimate(uint32_t i) {
     if constexpr (closed_form) return Model::estimate(slots_[i].s, p(i));
     else if constexpr (stochastic) return candidate<Q>(i);
-    else return look_ahead(slots_[i].s, p(i));
+    else return step_estimate(slots_[i].s, p(i));
   }
   // A lower bound (or a thinning candidate) came due and the state is at its time.
   spike_estimate look_again(uint32_t i) {
@@ -323,7 +336,7 @@ class population_of final : public population_base {
       // for the present state.
       if (thin(i)) return spike_estimate::at(0);
       return candidate<indexed_heap>(i);
-    } else return look_ahead(slots_[i].s, p(i));
+    } else return step_estimate(slots_[i].s, p(i));
   }
   // Thinning: the candidate (state at its time) is a spike with probability hazard / bound.
   // Strictly below, so a hazard of zero never fires whatever the draw.
@@ -361,6 +374,20 @@ class population_of final : public population_base {
     if constexpr (stepped) return std::max(1, static_cast<int>(look_ahead_span / Model::max_step + 1e-9));
     else return 1;
   }();
+  // A step-only model may also give `step_bound`, a cheap lower bound on its crossing time with a
+  // margin (lif_cond_exp): most inputs then cost no integration ahead. dt = 0 asks for the
+  // look-ahead, whose key then keeps the bound's margin when that is negative (no input fits).
+  static spike_estimate step_estimate(const state& s, const params& pi) {
+    if constexpr (requires { Model::step_bound(s, pi); }) {
+      const spike_estimate b = Model::step_bound(s, pi);
+      if (b.dt > 0) return b;
+      spike_estimate e = look_ahead(s, pi);
+      e.margin = std::min(e.margin, b.margin);
+      return e;
+    } else {
+      return look_ahead(s, pi);
+    }
+  }
   static spike_estimate look_ahead(const state& s, const params& pi) {
     if (Model::crossed(s, pi)) return spike_estimate::at(0);
     state from = s;
@@ -492,6 +519,8 @@ class population_of final : public population_base {
     throw std::logic_error("unvalidated field " + n);  // the config check lists valid names
   }
   const params& p(uint32_t i) const { return params_[shared_params_ ? 0 : i]; }
+
+  std::vector<typename step_constants_of<Model>::type> steps_;  // per params_ entry
 
   std::vector<params> params_;
   bool shared_params_ = true;

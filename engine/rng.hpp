@@ -12,14 +12,15 @@ namespace gs {
 // What a stream is for; part of the key so that streams of different jobs never coincide.
 enum class rng_purpose : uint32_t {
   params = 1, initial = 2, connect = 3, weight = 4, delay = 5, stimulus = 6, hazard = 7,
-  positions = 8, clock_hazard = 9
+  positions = 8, clock_hazard = 9, procedural_connect = 10, procedural_weight = 11, procedural_delay = 12
 };
 
 class rng_stream {
  public:
-  rng_stream(uint64_t seed, rng_purpose purpose, uint32_t a, uint32_t b = 0)
+  // A third key c < 2^24 shares the purpose's word (purposes stay below 256).
+  rng_stream(uint64_t seed, rng_purpose purpose, uint32_t a, uint32_t b = 0, uint32_t c = 0)
       : key_{{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)}},
-        ctr_{{0, a, b, static_cast<uint32_t>(purpose)}} {}
+        ctr_{{0, a, b, static_cast<uint32_t>(purpose) | (c << 8)}} {}
 
   // Uniform in [0, 1) with 53 random bits.
   double uniform() {

@@ -25,6 +25,16 @@ struct value_spec {
     }
     return a;
   }
+  // Largest value a draw can take (infinity when unbounded).
+  double max_value() const {
+    switch (kind) {
+      case constant: return a;
+      case uniform: return b;
+      case normal: return hi;
+      case lognormal: return std::numeric_limits<double>::infinity();
+    }
+    return a;
+  }
   double draw(rng_stream& rng) const {
     switch (kind) {
       case constant: return a;

@@ -383,6 +383,30 @@ void apply_override(json& doc, const std::string& item, const std::string& file)
   *node = value;
 }
 
+// A procedural projection (synapses regenerated when the source spikes): the clock backend runs
+// it, its rule must be able to regenerate these parameters, and its delays need an upper bound
+// (it sizes the ring of input sums before any synapse is drawn).
+void check_procedural(const checker& c, const run_config& cfg, const registry& reg, const rule_info& ri,
+                      const projection_spec& ps) {
+  const std::string p = c.at(ps.path, "procedural");
+  if (cfg.backend != "clock")
+    c.fail(p, fmt::format("procedural projections run on the clock backend only; run.backend is \"{}\"", cfg.backend));
+  if (!ri.procedural) {
+    std::vector<std::string> able;
+    for (const auto& name : reg.rule_names())
+      if (reg.find_rule(name)->procedural) able.push_back('"' + name + '"');
+    c.fail(p, fmt::format("rule \"{}\" cannot regenerate its synapses; procedural projections take {}", ri.name,
+                          able.empty() ? std::string("none of the loaded rules") : fmt::format("{}", fmt::join(able, ", "))));
+  }
+  const auto si = static_cast<uint32_t>(cfg.population_index(ps.source));
+  for (const auto& t : ps.targets)
+    if (!ri.procedural(ps.rule_params, projection_context(cfg, si, static_cast<uint32_t>(cfg.population_index(t)), 0)))
+      c.fail(p, fmt::format("cannot regenerate these synapses: {}", ri.procedural_limits));
+  if (!std::isfinite(ps.delay.max_value()))
+    c.fail(c.at(ps.path, "delay"), "a procedural projection's delays need an upper bound (give the normal distribution "
+                                   "a \"max\", or use a uniform one)");
+}
+
 }  // namespace
 
 run_config load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides,
@@ -609,7 +633,7 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
     for (size_t i = 0; i < projs.size(); ++i) {
       const std::string p = c.at("projections", i);
       const json& body = c.object(projs[i], p);
-      c.keys(body, p, {"source", "target", "rule", "weight", "delay", "receptor"});
+      c.keys(body, p, {"source", "target", "rule", "weight", "delay", "receptor", "procedural"});
       projection_spec ps;
       ps.path = p;
       ps.source = population(c.required(body, p, "source"), c.at(p, "source"));
@@ -751,6 +775,8 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
           if (std::string why = sign_problem(ps.weight, sign); !why.empty())
             c.fail(c.at(p, "weight"), fmt::format("{}: {}", sign_reason(tgt), why));
       }
+      if (body.contains("procedural")) ps.procedural = c.boolean(body["procedural"], c.at(p, "procedural"));
+      if (ps.procedural) check_procedural(c, cfg, reg, *ri, ps);
       cfg.projections.push_back(std::move(ps));
     }
   }

@@ -50,6 +50,7 @@ struct projection_spec {
   json rule_params;  // checked against the rule's parameter table, defaults filled in
   value_spec weight = value_spec::of(1.0), delay = value_spec::of(1.0);
   std::string receptor;  // empty: chosen by the sign of the (constant) weight
+  bool procedural = false;  // synapses regenerated when the source spikes, not stored (clock backend)
 };
 
 struct stimulus_spec {

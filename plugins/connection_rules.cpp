@@ -97,6 +97,28 @@ rule_info pairwise_bernoulli() {
       }
     }
   };
+  // Regenerated chunk by chunk: each (source, chunk) its own stream, skips as above.
+  r.procedural_limits = "pairwise_bernoulli regenerates with a constant p (not a distance profile or mask)";
+  r.procedural = [](const json& p, const rule_context& c) -> chunk_generator {
+    if (spatial::needs_positions(p)) return {};
+    const double prob = p["p"].get<double>(), log_q = std::log1p(-prob);
+    const bool no_self = c.same_population && !p["allow_autapses"].get<bool>();
+    const uint64_t seed = c.seed;
+    const uint32_t n = c.n_target, proj = c.projection;
+    return [=](uint32_t s, uint32_t chunk, uint32_t* out) -> uint32_t {
+      if (prob <= 0) return 0;
+      const uint32_t first = chunk * procedural_chunk, last = std::min(n, first + procedural_chunk);
+      rng_stream rng(seed, rng_purpose::procedural_connect, proj, s, chunk);
+      uint32_t k = 0;
+      for (double j = double(first) - 1;;) {
+        j += prob >= 1 ? 1 : 1 + std::floor(std::log(rng.uniform_pos()) / log_q);
+        if (j >= last) break;
+        const auto t = static_cast<uint32_t>(j);
+        if (!(no_self && t == s)) out[k++] = t;
+      }
+      return k;
+    };
+  };
   return r;
 }
 

@@ -16,7 +16,8 @@
 // Raised whenever a header a plugin compiles against changes in a way that moves memory layouts
 // or signatures the engine and the plugin share.
 // 2: population_base gained the clock backend's step() and friends.
-#define GILLESPIKE_PLUGIN_ABI 2
+// 3: population_base::prepare_steps (fixed-step models); rule_info::procedural.
+#define GILLESPIKE_PLUGIN_ABI 3
 
 #ifndef GILLESPIKE_VERSION
 #define GILLESPIKE_VERSION "unknown"

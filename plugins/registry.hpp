@@ -77,6 +77,14 @@ struct rule_context {
   std::string_view source_name, target_name;  // for messages
 };
 
+// Procedural connectivity (docs/config.md, "procedural"): a projection whose synapses are drawn
+// again whenever its source neuron spikes instead of being stored. The targets are cut into chunks
+// of procedural_chunk consecutive ids; a generator writes one source's targets within one chunk,
+// in increasing order (at most procedural_chunk of them), and returns how many. It must give the
+// same targets every time, whatever the order of calls and from any thread.
+inline constexpr uint32_t procedural_chunk = 256;
+using chunk_generator = std::function<uint32_t(uint32_t source, uint32_t chunk, uint32_t* targets)>;
+
 struct rule_info {
   std::string name, doc, origin;
   std::vector<param_info> params;
@@ -85,6 +93,11 @@ struct rule_info {
   // Must emit the same synapses in the same order every time it is called with the same input:
   // the builder calls it twice (count, then fill) to build CSR without a temporary edge list.
   std::function<void(const json& params, const rule_context&, synapse_sink&)> generate;
+  // Rules that can regenerate their synapses: the chunk generator for checked parameters, or
+  // empty when these parameters cannot be regenerated (the run file is then refused, saying why
+  // in procedural_limits).
+  std::function<chunk_generator(const json& params, const rule_context&)> procedural;
+  std::string procedural_limits;
 };
 
 // One input of a stimulus: at time t, to one of its targets (an index into the flattened

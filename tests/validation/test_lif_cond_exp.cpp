@@ -145,6 +145,88 @@ TEST_CASE("lif_cond_exp below rheobase, driven by excitation alone; V starts abo
   compare("input-driven", expected.spikes, engine_spikes("lif_cond_exp", ref.params_json(), in, T));
 }
 
+// The event backend integrates ahead only where step_bound() cannot rule a crossing out; these
+// two put that bound where it is tightest and where it must stand aside.
+TEST_CASE("lif_cond_exp hovering at threshold under dense small inputs (the bound near, often due)") {
+  const double T = 300;
+  reference ref;
+  ref.g_L = 10, ref.C_m = 200, ref.E_L = -60, ref.E_in = -80, ref.V_th = -50, ref.V_reset = -60, ref.t_ref = 5,
+  ref.tau_ex = 5, ref.tau_in = 10, ref.I_e = 440;
+  // An input every 0.05 ms: about 16 nS of excitation and 40 nS of inhibition on average, with
+  // small fluctuations, hold V near V_th; spikes come from slow passages and about a fifth of
+  // the inputs find V within 1 mV of V_th.
+  const auto in = input_train(99, T, 0.05, 0.8, 0.2, 1.0);
+  const auto expected = ref.run(in, T);
+  REQUIRE(expected.spikes.size() >= 10);
+  size_t close = 0;
+  for (const auto& [t, v] : expected.V_before) close += v > ref.V_th - 1;
+  MESSAGE(fmt::format("{} of {} inputs find V within 1 mV of V_th", close, expected.V_before.size()));
+  CHECK(close * 6 >= expected.V_before.size());
+  compare("hovering", expected.spikes, engine_spikes("lif_cond_exp", ref.params_json(), in, T));
+}
+
+TEST_CASE("lif_cond_exp resting below E_in: inhibition depolarizes, no bound is kept across it") {
+  // E_L < E_in and no bias: the drive at E_in is negative, V starts below E_in and returns there
+  // after each reset (V_reset < E_in), where an inhibitory input raises V.
+  const double T = 400;
+  reference ref;
+  ref.E_L = -80, ref.E_in = -60, ref.V_th = -55, ref.V_reset = -70, ref.tau_ex = 2, ref.tau_in = 5;
+  auto in = input_train(4242, T, 0.4, 0.5, 10.0, 8.0);
+  // Just after a refractory period (V near V_reset, below E_in) a strong excitatory input sets up
+  // a crossing within the engine's look-ahead, and an inhibitory one 0.05 ms later brings it
+  // forward: a key kept across that input would be late.
+  const double t_ex = ahead_of(ref.run(in, T).spikes, 3, -(ref.t_ref + 0.05)), t_in = t_ex + 0.05;
+  std::erase_if(in, [&](const input& i) { return i.t > t_ex - 1 && i.t < t_ex + 2; });  // nothing else near
+  in.push_back({t_ex, 100.0, 0});
+  const auto without = ref.run(in, T);
+  in.push_back({t_in, 60.0, 1});
+  const auto expected = ref.run(in, T);
+  REQUIRE(expected.spikes.size() >= 5);
+  CHECK(expected.V_before.at(t_in) < ref.E_in);
+  auto first_after = [&](const std::vector<double>& spikes) { return *std::upper_bound(spikes.begin(), spikes.end(), t_ex); };
+  MESSAGE(fmt::format("the inhibitory input at {} ms moves the next spike from {} to {} ms", t_in,
+                      first_after(without.spikes), first_after(expected.spikes)));
+  CHECK(first_after(expected.spikes) < first_after(without.spikes));
+  CHECK(first_after(expected.spikes) < t_ex + 1);
+  size_t below = 0;
+  for (const auto& [t, v] : expected.V_before) below += v < ref.E_in;
+  CHECK(below * 10 >= expected.V_before.size());
+  compare("below E_in", expected.spikes, engine_spikes("lif_cond_exp", ref.params_json(), in, T));
+}
+
+TEST_CASE("step_bound: no crossing of the integrated trajectory before the bound") {
+  // Random states of two cells (NEST's defaults with a bias, the COBA cell): wherever step_bound
+  // promises dt > 0, the model's own integration (what the engine later runs) stays below V_th
+  // until then; where it asks for the look-ahead, the margin is 0 or says that nothing fits.
+  lif_cond_exp::params nest;
+  nest.I_e = 300;
+  lif_cond_exp::params coba;
+  coba.g_L = 10, coba.C_m = 200, coba.E_L = -60, coba.E_in = -80, coba.V_th = -50, coba.V_reset = -60,
+  coba.t_ref = 5, coba.tau_syn_ex = 5, coba.tau_syn_in = 10, coba.I_e = 200;
+  test::lcg u{11};
+  for (lif_cond_exp::params p : {nest, coba}) {
+    lif_cond_exp::prepare(p);
+    int bounded = 0, late = 0;
+    double closest = 1e9;  // smallest V_th - V seen at the bound
+    for (int k = 0; k < 3000; ++k) {
+      lif_cond_exp::state s{p.E_in + (p.V_th - p.E_in) * u(), 60 * u() * u(), 200 * u() * u(), 0, 0};
+      if (k % 4 == 0) s.refractory = p.t_ref * u();
+      const spike_estimate b = lif_cond_exp::step_bound(s, p);
+      CHECK(!b.exact);
+      CHECK((b.dt > 0 || b.margin <= 0));
+      if (!(b.dt > 0) || !(b.dt < 200)) continue;
+      ++bounded;
+      lif_cond_exp::state x = s;
+      lif_cond_exp::advance(x, p, b.dt);  // stops at a crossing
+      late += lif_cond_exp::crossed(x, p);
+      closest = std::min(closest, p.V_th - x.V_m);
+    }
+    MESSAGE(fmt::format("{} of 3000 states bounded; V_th - V at the bound at least {:.3g} mV", bounded, closest));
+    CHECK(bounded > 1000);
+    CHECK(late == 0);
+  }
+}
+
 TEST_CASE("defaults are NEST's (iaf_cond_exp.cpp)") {
   const model_info* m = default_registry().find_model("lif_cond_exp");
   REQUIRE(m);

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "engine/stimulus.hpp"
@@ -38,8 +39,53 @@ int64_t step_of(double t, double dt) { return static_cast<int64_t>(std::ceil(t /
 // A projection's delays in whole steps: one for all synapses, or one per synapse.
 struct delay_steps {
   uint32_t steps = 0;
-  std::vector<uint32_t> per_synapse;
+  std::vector<uint16_t> per_synapse;
+  bool drawn = false;  // procedural, delays drawn per synapse: rounded as they are drawn
 };
+
+// A range of target neurons (global ids [begin, end), whole blocks [first_block, last_block)):
+// the unit of parallel work. Its task delivers the previous step's spikes to its own neurons
+// only, then updates them; every input sum still adds up in spike order, so the split into
+// ranges (which follows the thread count) never shows in the results.
+struct target_range {
+  uint32_t begin, end;
+  size_t first_block, last_block;
+  // Per projection: the population-local target ids [lo, hi) inside the range, and whether
+  // that is the whole target population (rows then need no search).
+  struct part {
+    uint32_t lo, hi;
+    bool whole;
+  };
+  std::vector<part> parts;
+  uint64_t deliveries = 0;  // synaptic events delivered into the range
+  // Room for one chunk of a procedural projection (no allocation inside the step loop).
+  std::vector<uint32_t> chunk_targets;
+  std::vector<float> chunk_weights, chunk_delays;
+};
+
+// Rows ordered by target id, so a range's part of a row is one contiguous run (found by binary
+// search). The rules emit most rows in that order already; others (per-synapse delays, which
+// the event backend keeps sorted by delay) are reordered here, weights and delays alongside.
+void sort_rows_by_target(projection& pr, std::vector<uint16_t>& delays) {
+  std::vector<uint32_t> order;
+  for (size_t r = 0; r + 1 < pr.row.size(); ++r) {
+    const uint64_t b = pr.row[r], e = pr.row[r + 1];
+    if (std::is_sorted(pr.targets.begin() + b, pr.targets.begin() + e)) continue;
+    order.resize(e - b);
+    for (uint32_t j = 0; j < e - b; ++j) order[j] = j;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t x, uint32_t y) { return pr.targets[b + x] < pr.targets[b + y]; });
+    auto permute = [&](auto& v) {
+      if (v.empty()) return;
+      std::vector<std::remove_reference_t<decltype(v[0])>> tmp(e - b);
+      for (uint32_t j = 0; j < e - b; ++j) tmp[j] = v[b + order[j]];
+      std::copy(tmp.begin(), tmp.end(), v.begin() + b);
+    };
+    permute(pr.targets);
+    permute(pr.weights);
+    permute(delays);
+  }
+}
 
 uint32_t rounded_delay(const run_config& cfg, const projection& pr, double d) {
   const long long s = std::llround(d / cfg.dt);
@@ -48,6 +94,10 @@ uint32_t rounded_delay(const run_config& cfg, const projection& pr, double d) {
                        fmt::format("a delay of {} ms rounds to 0 steps of run.dt = {} ms (clock backend); use delays "
                                    "of at least {} ms or a smaller dt",
                                    d, cfg.dt, 0.5 * cfg.dt));
+  if (s > UINT16_MAX)
+    throw config_error(cfg.file, pr.path + ".delay",
+                       fmt::format("a delay of {} ms is {} steps of run.dt = {} ms; the clock backend takes at most {}",
+                                   d, s, cfg.dt, UINT16_MAX));
   return static_cast<uint32_t>(s);
 }
 
@@ -73,20 +123,28 @@ run_result simulate_clock(network& net, const run_config& cfg, const progress_fn
   uint32_t stride = 1;
   for (const auto& p : net.populations) stride = std::max<uint32_t>(stride, 1 + p->receptor_count());
 
+  // Delays in steps. Per-synapse delays replace the projection's float delays (the event
+  // backend's form), which are released: on large networks they are a third of the synapse memory.
   std::vector<delay_steps> delays(net.projections.size());
   uint32_t max_delay = 1;
   for (size_t i = 0; i < net.projections.size(); ++i) {
-    const projection& pr = net.projections[i];
-    if (pr.delays.empty()) {
+    projection& pr = net.projections[i];
+    if (pr.procedural() && !pr.delay_spec.is_constant()) {
+      delays[i].drawn = true;
+      max_delay = std::max(max_delay, rounded_delay(cfg, pr, pr.delay_spec.max_value()));
+    } else if (pr.delays.empty()) {
       delays[i].steps = rounded_delay(cfg, pr, pr.delay);
       max_delay = std::max(max_delay, delays[i].steps);
     } else {
       delays[i].per_synapse.resize(pr.delays.size());
       for (size_t s = 0; s < pr.delays.size(); ++s) {
-        delays[i].per_synapse[s] = rounded_delay(cfg, pr, pr.delays[s]);
-        max_delay = std::max(max_delay, delays[i].per_synapse[s]);
+        const uint32_t d = rounded_delay(cfg, pr, pr.delays[s]);
+        delays[i].per_synapse[s] = static_cast<uint16_t>(d);
+        max_delay = std::max(max_delay, d);
       }
+      std::vector<float>().swap(pr.delays);
     }
+    sort_rows_by_target(pr, delays[i].per_synapse);
   }
   // Ring of input sums: the slot of step k is read (and cleared) by step k; a spike at the end
   // of step k with a delay of D steps arrives at (k + 1 + D) dt, which is step k + D.
@@ -101,6 +159,36 @@ run_result simulate_clock(network& net, const run_config& cfg, const progress_fn
     for (uint32_t b = 0; b < p->size; b += block_size) blocks.push_back({p, pi, b, std::min(p->size, b + block_size)});
   }
   std::vector<uint32_t> spiked(N);  // block b writes its local ids at first_gid + begin
+
+  // Ranges of whole blocks with about equal numbers of neurons: one for a serial run, else a few
+  // per thread so a thread that is held up elsewhere costs less than a whole share.
+  const bool serial = blocks.size() < 2 || res.threads < 2;
+  const size_t n_ranges = serial ? 1 : std::min(blocks.size(), size_t(4) * res.threads);
+  std::vector<target_range> ranges;
+  auto block_end = [&](size_t b) { return blocks[b].pop->first_gid + blocks[b].end; };
+  for (size_t b = 0, r = 0; b < blocks.size(); ++r) {
+    const uint64_t goal = uint64_t(N) * (r + 1) / n_ranges;  // neurons before the range's end
+    target_range tr{blocks[b].pop->first_gid + blocks[b].begin, 0, b, 0, {}};
+    do tr.end = block_end(b++);
+    while (b < blocks.size() && (r + 1 == n_ranges || block_end(b) <= goal));
+    tr.last_block = b;
+    for (const projection& pr : net.projections) {
+      const population_base& tp = *net.populations[pr.target];
+      const uint32_t lo = std::clamp(tr.begin, tp.first_gid, tp.first_gid + tp.size) - tp.first_gid;
+      const uint32_t hi = std::clamp(tr.end, tp.first_gid, tp.first_gid + tp.size) - tp.first_gid;
+      tr.parts.push_back({lo, hi, lo == 0 && hi == tp.size});
+    }
+    tr.chunk_targets.resize(procedural_chunk);
+    tr.chunk_weights.resize(procedural_chunk);
+    tr.chunk_delays.resize(procedural_chunk);
+    ranges.push_back(std::move(tr));
+  }
+  // The spikes of the step before, as (population, local id), in gid order.
+  struct spike_ref {
+    uint32_t pop, local;
+  };
+  std::vector<spike_ref> fired;
+  fired.reserve(N);
 
   res.spikes_per_population.assign(n_pops, 0);
   std::vector<char> recorded(n_pops, 0);
@@ -162,67 +250,107 @@ run_result simulate_clock(network& net, const run_config& cfg, const progress_fn
   };
 
   take_stimuli(-1, slot(0));
-  for (auto& p : net.populations) p->receive_inputs(0, p->size, slot(0) + size_t(p->first_gid) * stride, stride);
+  for (auto& p : net.populations) {
+    p->prepare_steps(dt);
+    p->receive_inputs(0, p->size, slot(0) + size_t(p->first_gid) * stride, stride);
+  }
   take_samples(0);
 
-  auto update = [&](size_t b, uint64_t k, double* sums) {
-    block& bl = blocks[b];
-    const uint32_t first = bl.pop->first_gid;
-    bl.count = bl.pop->step(bl.begin, bl.end, k, dt, sums + size_t(first) * stride, stride,
-                            spiked.data() + first + bl.begin);
+  // The previous step's spikes (step k - 1) into the range's own input sums, delay D to the
+  // slot of step k - 1 + D (D >= 1: step k or later).
+  // A procedural projection's synapses are drawn again, chunk by chunk: a range holds whole
+  // blocks, and a block whole chunks, so each chunk is drawn by one range only.
+  static_assert(block_size % procedural_chunk == 0);
+  auto deliver_procedural = [&](target_range& tr, const projection& pr, const delay_steps& ds,
+                                const target_range::part& part, uint32_t source, uint64_t k) {
+    const size_t offset = size_t(net.populations[pr.target]->first_gid) * stride + size_t(pr.receptor + 1);
+    const bool own_weights = !pr.weight_spec.is_constant();
+    for (uint32_t c = part.lo / procedural_chunk; c * procedural_chunk < part.hi; ++c) {
+      const uint32_t n =
+          regenerate(pr, source, c, tr.chunk_targets.data(), tr.chunk_weights.data(), tr.chunk_delays.data());
+      for (uint32_t j = 0; j < n; ++j) {
+        const uint64_t d = ds.drawn ? uint64_t(std::llround(tr.chunk_delays[j] / dt)) : ds.steps;
+        slot(k - 1 + d)[offset + size_t(tr.chunk_targets[j]) * stride] += own_weights ? double(tr.chunk_weights[j]) : pr.weight;
+      }
+      tr.deliveries += n;
+    }
   };
-  const bool serial = blocks.size() < 2 || res.threads < 2;
-  // One task per block, taken by whichever thread is free: on a shared machine a worker that is
-  // descheduled does not hold up the step. (A static partition ran 40,000 CUBA neurons slower on
-  // 2 threads than on 1 here; this one 1.4x faster.) Which thread runs a block never matters.
+  auto deliver = [&](target_range& tr, uint64_t k) {
+    for (const spike_ref& sp : fired) {
+      for (uint32_t pi : net.outgoing[sp.pop]) {
+        const projection& pr = net.projections[pi];
+        const target_range::part& part = tr.parts[pi];
+        if (part.lo == part.hi) continue;
+        if (pr.procedural()) {
+          deliver_procedural(tr, pr, delays[pi], part, sp.local, k);
+          continue;
+        }
+        const uint32_t* tg = pr.targets.data();
+        uint64_t b = pr.row[sp.local], e = pr.row[sp.local + 1];
+        if (!part.whole) {
+          b = std::lower_bound(tg + b, tg + e, part.lo) - tg;
+          e = std::lower_bound(tg + b, tg + e, part.hi) - tg;
+        }
+        if (b == e) continue;
+        tr.deliveries += e - b;
+        const size_t offset = size_t(net.populations[pr.target]->first_gid) * stride + size_t(pr.receptor + 1);
+        const float* w = pr.weights.empty() ? nullptr : pr.weights.data();
+        const delay_steps& ds = delays[pi];
+        if (ds.per_synapse.empty()) {
+          double* dst = slot(k - 1 + ds.steps) + offset;
+          if (w) {
+            for (uint64_t s = b; s < e; ++s) dst[size_t(tg[s]) * stride] += double(w[s]);
+          } else {
+            for (uint64_t s = b; s < e; ++s) dst[size_t(tg[s]) * stride] += pr.weight;
+          }
+        } else {
+          const uint16_t* d = ds.per_synapse.data();
+          for (uint64_t s = b; s < e; ++s)
+            slot(k - 1 + d[s])[offset + size_t(tg[s]) * stride] += w ? double(w[s]) : pr.weight;
+        }
+      }
+    }
+  };
+  auto step_range = [&](target_range& tr, uint64_t k, double* sums) {
+    if (k > 0) deliver(tr, k);
+    for (size_t b = tr.first_block; b < tr.last_block; ++b) {
+      block& bl = blocks[b];
+      const uint32_t first = bl.pop->first_gid;
+      bl.count = bl.pop->step(bl.begin, bl.end, k, dt, sums + size_t(first) * stride, stride,
+                              spiked.data() + first + bl.begin);
+    }
+  };
+  // One task per range, taken by whichever thread is free: on a shared machine a worker that is
+  // descheduled does not hold up the step. Which thread runs a range never matters.
   tbb::simple_partitioner partition;
 
   for (uint64_t k = 0; k < n_steps; ++k) {
     double* sums = slot(k);
     take_stimuli(static_cast<int64_t>(k), sums);
     if (serial) {
-      for (size_t b = 0; b < blocks.size(); ++b) update(b, k, sums);
+      step_range(ranges[0], k, sums);
     } else {
       tbb::parallel_for(
-          tbb::blocked_range<size_t>(0, blocks.size(), 1),
+          tbb::blocked_range<size_t>(0, ranges.size(), 1),
           [&](const tbb::blocked_range<size_t>& r) {
-            for (size_t b = r.begin(); b != r.end(); ++b) update(b, k, sums);
+            for (size_t i = r.begin(); i != r.end(); ++i) step_range(ranges[i], k, sums);
           },
           partition);
     }
 
-    // Spikes in gid order, delivered serially so every input sum adds up in the same order.
+    // This step's spikes, in gid order: recorded, counted, and kept for the next step's delivery.
     const double t = static_cast<double>(k + 1) * dt;
+    fired.clear();
     for (const block& bl : blocks) {
       const uint32_t first = bl.pop->first_gid;
       const uint32_t* ids = spiked.data() + first + bl.begin;
       for (uint32_t n = 0; n < bl.count; ++n) {
         const uint32_t local = ids[n];
+        fired.push_back({bl.pop_index, local});
         ++res.spikes_per_population[bl.pop_index];
         if (recorded[bl.pop_index]) {
           res.spike_times.push_back(t);
           res.spike_gids.push_back(first + local);
-        }
-        for (uint32_t pi : net.outgoing[bl.pop_index]) {
-          const projection& pr = net.projections[pi];
-          const uint64_t b = pr.row[local], e = pr.row[local + 1];
-          if (b == e) continue;
-          const size_t offset = size_t(net.populations[pr.target]->first_gid) * stride + size_t(pr.receptor + 1);
-          const uint32_t* tg = pr.targets.data();
-          const float* w = pr.weights.empty() ? nullptr : pr.weights.data();
-          const delay_steps& ds = delays[pi];
-          if (ds.per_synapse.empty()) {
-            double* dst = slot(k + ds.steps) + offset;
-            if (w) {
-              for (uint64_t s = b; s < e; ++s) dst[size_t(tg[s]) * stride] += double(w[s]);
-            } else {
-              for (uint64_t s = b; s < e; ++s) dst[size_t(tg[s]) * stride] += pr.weight;
-            }
-          } else {
-            for (uint64_t s = b; s < e; ++s)
-              slot(k + ds.per_synapse[s])[offset + size_t(tg[s]) * stride] += w ? double(w[s]) : pr.weight;
-          }
-          res.synaptic_events += e - b;
         }
       }
     }
@@ -230,6 +358,7 @@ run_result simulate_clock(network& net, const run_config& cfg, const progress_fn
     if (progress && (k & 1023) == 1023) progress(t);
   }
   res.events = n_steps * N;
+  for (const target_range& tr : ranges) res.synaptic_events += tr.deliveries;  // the last step's spikes arrive after T
   return res;
 }
 
