@@ -797,6 +797,7 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
       if (!si) c.fail(p, "unknown stimulus" + did_you_mean(s.generator, reg.stimulus_names()));
       s.current = si->current;
       s.make = si->make;
+      s.independent_poisson = si->independent_poisson;
       const json& body = c.object(outer.begin().value(), p);
       std::vector<std::string> keys{"target", "ids", "start", "stop"};
       if (si->current) keys.push_back("amplitude");

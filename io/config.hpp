@@ -58,6 +58,7 @@ struct stimulus_spec {
   json params;                  // its own parameters, checked against its table
   // The generator's factory, copied from the registry (which may grow while this config lives).
   std::function<std::unique_ptr<stimulus_generator>(const json&, const stimulus_context&)> make;
+  std::function<poisson_rates(const json&)> independent_poisson;  // likewise (stimulus_info)
   bool current = false;  // a current source: `weight` holds the "amplitude" (pA)
   std::vector<std::string> targets;
   std::vector<uint32_t> ids;  // population-local; empty = every neuron of the targets

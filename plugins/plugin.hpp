@@ -17,7 +17,8 @@
 // or signatures the engine and the plugin share.
 // 2: population_base gained the clock backend's step() and friends.
 // 3: population_base::prepare_steps (fixed-step models); rule_info::procedural.
-#define GILLESPIKE_PLUGIN_ABI 3
+// 4: stimulus_info::independent_poisson.
+#define GILLESPIKE_PLUGIN_ABI 4
 
 #ifndef GILLESPIKE_VERSION
 #define GILLESPIKE_VERSION "unknown"

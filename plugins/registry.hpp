@@ -126,6 +126,12 @@ struct stimulus_context {
                                // rng_stream(seed, rng_purpose::stimulus, index)
 };
 
+// The inputs of a generator that are independent Poisson trains, one per target, with a
+// piecewise-constant rate: rates_hz[k] from times_ms[k] on (nothing before times_ms[0]).
+struct poisson_rates {
+  std::vector<double> times_ms, rates_hz;
+};
+
 struct stimulus_info {
   std::string name, doc, origin;
   // The generator's own keys, besides those every stimulus has (target, ids, weight or
@@ -137,6 +143,10 @@ struct stimulus_info {
   // Empty when the parameters are fine, otherwise {key path relative to the entry, problem}.
   std::function<std::pair<std::string, std::string>(const json& params)> check;
   std::function<std::unique_ptr<stimulus_generator>(const json& params, const stimulus_context&)> make;
+  // Set by generators whose trains are independent Poisson processes per target: a clock backend
+  // then draws each target's count of inputs per step, in parallel, instead of taking the
+  // generator's events one by one (same law; engine/backends/clock).
+  std::function<poisson_rates(const json& params)> independent_poisson;
 };
 
 // A loaded plugin library and what it added.

@@ -126,6 +126,10 @@ void register_builtin_stimuli(registry& reg) {
                     {"rate_values", "Hz", "rates per target from each of rate_times", none, param_info::numbers, true}};
   poisson.check = check_poisson;
   poisson.make = [](const json& p, const stimulus_context& c) { return std::make_unique<poisson_generator>(p, c); };
+  poisson.independent_poisson = [](const json& p) {
+    return poisson_rates{numbers_of(p, "rate_times", {0.0}), p.contains("rate") ? std::vector<double>{p["rate"].get<double>()}
+                                                                                : p["rate_values"].get<std::vector<double>>()};
+  };
   reg.add_stimulus(std::move(poisson));
 
   stimulus_info dc;

@@ -6,6 +6,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "engine/backends/clock/simulator.hpp"
 #include "engine/backends/event/simulator.hpp"
 #include "engine/network.hpp"
 #include "io/config.hpp"
@@ -40,7 +41,7 @@ inline sim_run simulate_json(const std::string& json_text, const std::vector<std
   const auto file = dir.write("run.json", json_text);
   sim_run r{load_config(file, sets, default_registry()), {}, {}};
   r.net = build_network(r.cfg, default_registry());
-  r.res = simulate_event(r.net, r.cfg);
+  r.res = r.cfg.backend == "clock" ? simulate_clock(r.net, r.cfg) : simulate_event(r.net, r.cfg);
   return r;
 }
 

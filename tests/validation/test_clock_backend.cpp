@@ -13,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/backends/clock/simulator.hpp"
 #include "tests/support/cli.hpp"
 #include "tests/support/sim.hpp"
 #include "tests/support/stats.hpp"
@@ -22,14 +21,6 @@ using namespace gs;
 
 namespace {
 
-test::sim_run simulate(const std::string& json_text, const std::vector<std::string>& sets) {
-  test::scratch_dir dir;
-  const auto file = dir.write("run.json", json_text);
-  test::sim_run r{load_config(file, sets, default_registry()), {}, {}};
-  r.net = build_network(r.cfg, default_registry());
-  r.res = r.cfg.backend == "clock" ? simulate_clock(r.net, r.cfg) : simulate_event(r.net, r.cfg);
-  return r;
-}
 
 std::string read_example(const std::string& name) {
   std::ifstream in(std::string(GS_SOURCE_DIR) + "/examples/" + name);
@@ -69,9 +60,9 @@ std::string generators(const std::vector<double>& strong, double w_strong, const
 // Same number of spikes; each clock spike within one step of the exact one (`intervals`: each
 // interval within one step instead, for a constant drive whose grid delays add up).
 void compare(const std::string& what, const std::string& cfg, double dt, bool intervals = false) {
-  const auto exact = test::spikes_of(simulate(cfg, {}).res, 0);
+  const auto exact = test::spikes_of(test::simulate_json(cfg, {}).res, 0);
   const auto grid = test::spikes_of(
-      simulate(cfg, {"run.backend=clock", fmt::format("run.dt={}", dt)}).res, 0);
+      test::simulate_json(cfg, {"run.backend=clock", fmt::format("run.dt={}", dt)}).res, 0);
   INFO(fmt::format("{} at dt {}: event {} spikes, clock {}", what, dt, exact.size(), grid.size()));
   CHECK(exact.size() >= 5);
   REQUIRE(grid.size() == exact.size());
@@ -133,8 +124,8 @@ TEST_CASE("clock backend: state samples on the grid equal the exact state there"
   std::string cfg = single("lif_psc_exp", R"("tau_syn_ex": 2.0, "tau_syn_in": 5.0, "I_e": 100.0)", stimuli, 400);
   cfg.replace(cfg.find(R"([{"spikes": {}}])"), 16,
               R"([{"spikes": {}}, {"state": {"population": "n", "ids": [0], "variables": ["V_m", "I_ex"], "interval": 0.5}}])");
-  const auto exact = simulate(cfg, {});
-  const auto grid = simulate(cfg, {"run.backend=clock", "run.dt=0.1"});
+  const auto exact = test::simulate_json(cfg, {});
+  const auto grid = test::simulate_json(cfg, {"run.backend=clock", "run.dt=0.1"});
   REQUIRE(exact.res.traces.size() == 1);
   REQUIRE(grid.res.traces.size() == 1);
   const auto &e = exact.res.traces[0], &c = grid.res.traces[0];
@@ -161,8 +152,8 @@ TEST_CASE("CUBA network: clock rates and ISI CV as the event backend's over thre
     const std::vector<std::string> sets{fmt::format("run.seed={}", seed), fmt::format("run.duration={}", duration)};
     std::vector<std::string> clock_sets = sets;
     clock_sets.insert(clock_sets.end(), {"run.backend=clock", "run.dt=0.1"});
-    const net_stats e = stats_of(simulate(text, sets), duration, skip);
-    const net_stats c = stats_of(simulate(text, clock_sets), duration, skip);
+    const net_stats e = stats_of(test::simulate_json(text, sets), duration, skip);
+    const net_stats c = stats_of(test::simulate_json(text, clock_sets), duration, skip);
     MESSAGE(fmt::format("seed {}: rate event {:.3f} Hz, clock {:.3f} Hz ({:+.2f} %); ISI CV event {:.3f}, clock {:.3f}",
                         seed, e.rate, c.rate, 100 * (c.rate / e.rate - 1), e.cv, c.cv));
     CHECK(std::fabs(c.rate / e.rate - 1) < 0.03);
@@ -181,7 +172,7 @@ TEST_CASE("clock backend: the same spike data with 1 and 2 threads") {
   auto with = [&](int threads) {
     std::vector<std::string> s = sets;
     s.push_back(fmt::format("run.threads={}", threads));
-    return simulate(text, s);
+    return test::simulate_json(text, s);
   };
   const auto one = with(1), two = with(2);
   CHECK(one.res.threads == 1);
@@ -205,7 +196,7 @@ TEST_CASE("clock backend: stochastic neurons spike at the hazard's rate") {
     "populations": {"n": {"size": 200, "model": "hawkes_linear", "params": {"mu": 20.0}}},
     "recorders": [{"spikes": {}}]
   })";
-  const auto run = simulate(cfg, {});
+  const auto run = test::simulate_json(cfg, {});
   const double rate = run.res.spike_times.size() / (200 * 2.0);
   MESSAGE(fmt::format("constant hazard 20 Hz: clock rate {:.2f} Hz", rate));
   // 8000 expected spikes: 3 standard deviations is about 3.4 %.

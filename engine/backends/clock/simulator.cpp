@@ -43,13 +43,82 @@ struct delay_steps {
   bool drawn = false;  // procedural, delays drawn per synapse: rounded as they are drawn
 };
 
+// A stimulus whose inputs are independent Poisson trains, one per target (stimulus_info::
+// independent_poisson): instead of its events one by one, each target's count in step k is drawn
+// from Poisson(lambda_k), lambda_k the rate's integral over the step, with the target's own
+// stream keyed by (seed, stimulus, target), in the task of the target's range. The same law as
+// the trains binned into steps, drawn in parallel and independent of the thread count.
+class counted_stimulus {
+ public:
+  counted_stimulus(poisson_rates rates, double start, double stop)
+      : rates_(std::move(rates)), start_(start), stop_(stop) {}
+
+  bool active() const { return lambda_ > 0; }
+
+  // The expected count per target over (t0, t1] (rates in Hz, times in ms), and its table.
+  void set_step(double t0, double t1) {
+    const double a = std::max(t0, start_), b = std::min(t1, stop_);
+    double lambda = 0;
+    for (size_t i = 0; i < rates_.times_ms.size() && a < b; ++i) {
+      const double lo = std::max(a, rates_.times_ms[i]);
+      const double hi = std::min(b, i + 1 < rates_.times_ms.size() ? rates_.times_ms[i + 1] : b);
+      if (hi > lo) lambda += rates_.rates_hz[i] * 1e-3 * (hi - lo);
+    }
+    if (lambda != lambda_) tabulate(lambda);
+  }
+  // A count from a uniform u in [0, 1), by inversion of the tabulated distribution function.
+  uint32_t count(double u) const {
+    size_t j = 0;
+    if (cdf_.size() <= 32) {
+      while (u >= cdf_[j]) ++j;  // the last entry is 1
+    } else {
+      j = std::upper_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin();
+    }
+    return first_ + static_cast<uint32_t>(j);
+  }
+
+ private:
+  // P(count <= first + j) for the counts within 12 standard deviations (and 12) of the mean: the
+  // mass left out below is under 1e-30; the last entry is set to 1, folding in the mass above,
+  // under 2^-53 or 12 standard deviations out.
+  void tabulate(double lambda) {
+    lambda_ = lambda;
+    cdf_.clear();
+    if (lambda <= 0) return;
+    const double sd = std::sqrt(lambda), log_lambda = std::log(lambda);
+    first_ = static_cast<uint32_t>(std::max(0.0, std::floor(lambda - 12 * sd - 12)));
+    double F = 0;
+    for (uint32_t k = first_;; ++k) {
+      F += std::exp(-lambda + k * log_lambda - std::lgamma(k + 1.0));
+      if (F >= 1 - 0x1p-53 || k > lambda + 12 * sd + 12) break;
+      cdf_.push_back(F);
+    }
+    cdf_.push_back(1.0);
+  }
+
+  poisson_rates rates_;
+  double start_, stop_;
+  double lambda_ = 0;
+  uint32_t first_ = 0;
+  std::vector<double> cdf_;
+};
+
+// One target of a counted stimulus, kept by the range that holds it, with its own stream: one
+// draw per step, in step order, whichever thread runs the range.
+struct counted_target {
+  uint32_t stimulus;  // index into the counted stimuli
+  size_t sum;         // its input sum: gid * stride + 1 + receptor
+  double weight;
+  sequential_stream rng;
+};
+
 // A range of target neurons (global ids [begin, end), whole blocks [first_block, last_block)):
 // the unit of parallel work. Its task delivers the previous step's spikes to its own neurons
 // only, then updates them; every input sum still adds up in spike order, so the split into
 // ranges (which follows the thread count) never shows in the results.
 struct target_range {
-  uint32_t begin, end;
-  size_t first_block, last_block;
+  uint32_t begin = 0, end = 0;
+  size_t first_block = 0, last_block = 0;
   // Per projection: the population-local target ids [lo, hi) inside the range, and whether
   // that is the whole target population (rows then need no search).
   struct part {
@@ -58,6 +127,7 @@ struct target_range {
   };
   std::vector<part> parts;
   uint64_t deliveries = 0;  // synaptic events delivered into the range
+  std::vector<counted_target> counted;  // by stimulus, then target
   // Room for one chunk of a procedural projection (no allocation inside the step loop).
   std::vector<uint32_t> chunk_targets;
   std::vector<float> chunk_weights, chunk_delays;
@@ -168,7 +238,9 @@ run_result simulate_clock(network& net, const run_config& cfg, const progress_fn
   auto block_end = [&](size_t b) { return blocks[b].pop->first_gid + blocks[b].end; };
   for (size_t b = 0, r = 0; b < blocks.size(); ++r) {
     const uint64_t goal = uint64_t(N) * (r + 1) / n_ranges;  // neurons before the range's end
-    target_range tr{blocks[b].pop->first_gid + blocks[b].begin, 0, b, 0, {}};
+    target_range tr;
+    tr.begin = blocks[b].pop->first_gid + blocks[b].begin;
+    tr.first_block = b;
     do tr.end = block_end(b++);
     while (b < blocks.size() && (r + 1 == n_ranges || block_end(b) <= goal));
     tr.last_block = b;
@@ -196,9 +268,27 @@ run_result simulate_clock(network& net, const run_config& cfg, const progress_fn
 
   std::vector<stimulus> stimuli;
   std::vector<double> stim_next;
+  std::vector<counted_stimulus> counted;
   for (size_t i = 0; i < cfg.stimuli.size(); ++i) {
-    stimuli.emplace_back(net, cfg, cfg.stimuli[i], uint32_t(i));
-    stim_next.push_back(stimuli.back().first());
+    const stimulus_spec& spec = cfg.stimuli[i];
+    if (!spec.independent_poisson) {
+      stimuli.emplace_back(net, cfg, spec, uint32_t(i));
+      stim_next.push_back(stimuli.back().first());
+      continue;
+    }
+    const auto c = static_cast<uint32_t>(counted.size());
+    counted.emplace_back(spec.independent_poisson(spec.params), spec.start, std::min(spec.stop, T));
+    uint32_t j = 0;
+    for (const target_group& g : targets_of(net, cfg, spec, uint32_t(i))) {
+      for (size_t n = 0; n < g.ids.size(); ++n, ++j) {
+        const uint32_t gid = g.pop->first_gid + g.ids[n];
+        auto in = std::upper_bound(ranges.begin(), ranges.end(), gid,
+                                   [](uint32_t x, const target_range& r) { return x < r.begin; });
+        std::prev(in)->counted.push_back({c, size_t(gid) * stride + size_t(g.receptor + 1),
+                                          g.weights.empty() ? spec.weight.a : double(g.weights[n]),
+                                          sequential_stream(cfg.seed, rng_purpose::clock_poisson, uint32_t(i), j)});
+      }
+    }
   }
   // Stimulus events up to the end of step k (all of them at time 0 for k = -1) into `sums`.
   auto take_stimuli = [&](int64_t k, double* sums) {
@@ -313,6 +403,14 @@ run_result simulate_clock(network& net, const run_config& cfg, const progress_fn
   };
   auto step_range = [&](target_range& tr, uint64_t k, double* sums) {
     if (k > 0) deliver(tr, k);
+    for (counted_target& ct : tr.counted) {
+      const counted_stimulus& cs = counted[ct.stimulus];
+      if (!cs.active()) continue;
+      const uint32_t n = cs.count(ct.rng.uniform());
+      if (n == 0) continue;
+      sums[ct.sum] += n * ct.weight;
+      tr.deliveries += n;
+    }
     for (size_t b = tr.first_block; b < tr.last_block; ++b) {
       block& bl = blocks[b];
       const uint32_t first = bl.pop->first_gid;
@@ -327,6 +425,7 @@ run_result simulate_clock(network& net, const run_config& cfg, const progress_fn
   for (uint64_t k = 0; k < n_steps; ++k) {
     double* sums = slot(k);
     take_stimuli(static_cast<int64_t>(k), sums);
+    for (counted_stimulus& cs : counted) cs.set_step(double(k) * dt, double(k + 1) * dt);
     if (serial) {
       step_range(ranges[0], k, sums);
     } else {
