@@ -394,19 +394,27 @@ class population_of final : public population_base {
     double t = 0;
     for (int k = 0; k < look_ahead_steps; ++k, t += Model::max_step) {
       state end = from;
-      Model::advance(end, pi, Model::max_step);
-      if (!Model::crossed(end, pi)) {
+      // A model that reports where its advance stopped at a crossing (lif_cond_exp) spares the
+      // bisection, a fresh integration per trial.
+      if constexpr (requires(state& m) { Model::advance_until_crossed(m, pi, 1.0); }) {
+        const double reached = Model::advance_until_crossed(end, pi, Model::max_step);
+        if (Model::crossed(end, pi)) return spike_estimate::at(t + reached);
         from = end;
-        continue;
+      } else {
+        Model::advance(end, pi, Model::max_step);
+        if (!Model::crossed(end, pi)) {
+          from = end;
+          continue;
+        }
+        double lo = 0, hi = Model::max_step;
+        while (hi - lo > crossing_tolerance) {
+          const double mid = 0.5 * (lo + hi);
+          state m = from;
+          Model::advance(m, pi, mid);
+          (Model::crossed(m, pi) ? hi : lo) = mid;
+        }
+        return spike_estimate::at(t + hi);
       }
-      double lo = 0, hi = Model::max_step;
-      while (hi - lo > crossing_tolerance) {
-        const double mid = 0.5 * (lo + hi);
-        state m = from;
-        Model::advance(m, pi, mid);
-        (Model::crossed(m, pi) ? hi : lo) = mid;
-      }
-      return spike_estimate::at(t + hi);
     }
     return spike_estimate::bound(t, 0);
   }

@@ -14,6 +14,8 @@
 #include "engine/network.hpp"
 #include "io/config.hpp"
 #include "io/run_outputs.hpp"
+#include "learning/predictor/commands.hpp"
+#include "learning/predictor/spike_data.hpp"
 #include "plugins/loader.hpp"
 #include "plugins/registry.hpp"
 
@@ -182,6 +184,45 @@ int main(int argc, char** argv) {
   auto* info_cmd = app.add_subcommand("info", "version, cell models, connection rules and their parameters");
   info_cmd->add_option("--plugin", plugin_files, "also load this plugin (a path, or a name on the search path)")
       ->allow_extra_args(false);
+  // The next-spike transformer (docs/predictor.md): options here, the work in learning/predictor.
+  auto* predict_cmd = app.add_subcommand("predict", "train, evaluate and sample a next-spike transformer on spike output");
+  predict_cmd->require_subcommand(1);
+  gs::predictor::train_options train_opt;
+  auto* predict_train = predict_cmd->add_subcommand("train", "train (or resume) a model; writes GiT{epoch}.model/.optim");
+  predict_train->add_option("data", train_opt.data, "phy folder, run output folder or SONATA spikes .h5")->required();
+  predict_train->add_option("-o,--output", train_opt.out_dir, "folder for the checkpoints")->required();
+  predict_train->add_option("-c,--config", train_opt.config_file, "JSON {\"model\": {...}, \"train\": {...}}");
+  predict_train->add_option("--set", train_opt.sets, "override a setting: model.KEY=VALUE or train.KEY=VALUE")
+      ->allow_extra_args(false)
+      ->take_all();
+  predict_train->add_option("--resume", train_opt.resume, "continue from this GiT{epoch}.model (and its .optim)");
+  predict_train->add_flag("-q,--quiet", train_opt.quiet, "no progress bar and no summary");
+  gs::predictor::eval_options eval_opt;
+  auto* predict_eval = predict_cmd->add_subcommand("eval", "score a model and the baselines on held-out spikes");
+  predict_eval->add_option("model", eval_opt.model, "GiT{epoch}.model")->required();
+  predict_eval->add_option("data", eval_opt.data, "the recording the model was trained on (same split)")->required();
+  predict_eval->add_option("-o,--output", eval_opt.output, "JSON results (default GiT{epoch}.eval.json)");
+  predict_eval->add_option("--split", eval_opt.split, "test or validation")->check(CLI::IsMember({"test", "validation"}));
+  predict_eval->add_option("--stride", eval_opt.stride, "sliding-window stride in events (default: context / 2)");
+  predict_eval->add_option("--threads", eval_opt.threads, "threads (default: all cores)");
+  predict_eval->add_option("--hawkes-betas", eval_opt.hawkes_betas, "decay rates (1/ms) the Hawkes fit tries")
+      ->capture_default_str();
+  predict_eval->add_option("--hawkes-iterations", eval_opt.hawkes_iterations, "EM steps per decay rate")
+      ->capture_default_str();
+  predict_eval->add_option("--hawkes-kernels", eval_opt.hawkes_kernels,
+                           "Hawkes kernels per population pair, or per neuron pair")
+      ->check(CLI::IsMember({"population", "neuron"}))
+      ->capture_default_str();
+  gs::predictor::sample_options sample_opt;
+  auto* predict_sample = predict_cmd->add_subcommand("sample", "generate spikes from a model and compare with held-out");
+  predict_sample->add_option("model", sample_opt.model, "GiT{epoch}.model")->required();
+  predict_sample->add_option("data", sample_opt.data, "the recording the model was trained on")->required();
+  predict_sample->add_option("-o,--output", sample_opt.out_dir, "folder for phy/, spikes.h5, comparison.json")
+      ->required();
+  predict_sample->add_option("--duration", sample_opt.duration_ms, "ms to generate (default: the test split's span)");
+  predict_sample->add_option("--seed", sample_opt.seed, "random seed")->capture_default_str();
+  predict_sample->add_option("--sample-rate", sample_opt.sample_rate, "Hz, for phy spike_times.npy")
+      ->capture_default_str();
   app.add_flag_callback("--version", [] {
     std::printf("gillespike %s\n", GILLESPIKE_VERSION);
     std::exit(0);
@@ -196,8 +237,14 @@ int main(int argc, char** argv) {
   try {
     if (*run_cmd) return run(file, out, sets, quiet, t_start);
     if (*validate_cmd) return validate(file, sets);
+    if (*predict_train) return gs::predictor::run_train(train_opt);
+    if (*predict_eval) return gs::predictor::run_eval(eval_opt);
+    if (*predict_sample) return gs::predictor::run_sample(sample_opt);
     return info(plugin_files);
   } catch (const gs::config_error& e) {
+    std::fprintf(stderr, "gillespike: error: %s\n", e.what());
+    return 2;
+  } catch (const gs::predictor::data_error& e) {
     std::fprintf(stderr, "gillespike: error: %s\n", e.what());
     return 2;
   } catch (const gs::plugin_error& e) {

@@ -2,7 +2,8 @@
 # Installs the Debian packages the build and the tests need, only when one is missing.
 set -euo pipefail
 packages=(cmake ninja-build g++ ccache pkg-config nlohmann-json3-dev libhdf5-dev libfmt-dev doctest-dev
-          libcli11-dev librandom123-dev libtbb-dev python3-numpy python3-h5py)
+          libcli11-dev librandom123-dev libtbb-dev libeigen3-dev python3-numpy python3-h5py
+          python3-torch)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

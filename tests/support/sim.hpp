@@ -1,15 +1,21 @@
 // Test helpers: run a network given as JSON text in-process, and write scratch files.
 #pragma once
+#include <doctest/doctest.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 #include <unistd.h>
 
 #include "engine/backends/clock/simulator.hpp"
 #include "engine/backends/event/simulator.hpp"
 #include "engine/network.hpp"
 #include "io/config.hpp"
+#include "tests/support/stats.hpp"
 
 namespace gs::test {
 
@@ -43,6 +49,39 @@ inline sim_run simulate_json(const std::string& json_text, const std::vector<std
   r.net = build_network(r.cfg, default_registry());
   r.res = r.cfg.backend == "clock" ? simulate_clock(r.net, r.cfg) : simulate_event(r.net, r.cfg);
   return r;
+}
+
+// A run file of examples/, as text.
+inline std::string read_example(const std::string& name) {
+  std::ifstream in(std::string(GS_SOURCE_DIR) + "/examples/" + name);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A network's mean rate (Hz) and mean ISI CV over its spikes in [skip, duration).
+struct net_stats {
+  double rate, cv;
+};
+inline net_stats stats_after(const sim_run& run, double duration, double skip) {
+  std::vector<std::vector<double>> per(run.net.neurons);
+  size_t counted = 0;
+  for (size_t k = 0; k < run.res.spike_times.size(); ++k)
+    if (run.res.spike_times[k] >= skip) per[run.res.spike_gids[k]].push_back(run.res.spike_times[k]), ++counted;
+  return {counted / (run.net.neurons * (duration - skip) * 1e-3), mean_isi_cv(per)};
+}
+
+// A run file's network with one seed on the event backend and on the clock backend (dt 0.1 ms),
+// and how the two compare: {event, clock}, printed as a test message.
+inline std::pair<net_stats, net_stats> event_and_clock(const std::string& text, int seed, double duration,
+                                                       double skip) {
+  std::vector<std::string> sets{"run.seed=" + std::to_string(seed), "run.duration=" + std::to_string(duration)};
+  const net_stats e = stats_after(simulate_json(text, sets), duration, skip);
+  sets.insert(sets.end(), {"run.backend=clock", "run.dt=0.1"});
+  const net_stats c = stats_after(simulate_json(text, sets), duration, skip);
+  MESSAGE("seed " << seed << ": rate event " << e.rate << " Hz, clock " << c.rate << " Hz ("
+                  << 100 * (c.rate / e.rate - 1) << " %); ISI CV event " << e.cv << ", clock " << c.cv);
+  return {e, c};
 }
 
 // A fixed pseudo-random sequence in [0, 1) for hand-made input trains (independent of the

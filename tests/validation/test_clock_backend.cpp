@@ -22,13 +22,6 @@ using namespace gs;
 namespace {
 
 
-std::string read_example(const std::string& name) {
-  std::ifstream in(std::string(GS_SOURCE_DIR) + "/examples/" + name);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // One neuron of `model` with `params`, `stimuli` (JSON array text), run for T ms.
 std::string single(const std::string& model, const std::string& params, const std::string& stimuli, double T) {
   return fmt::format(R"({{
@@ -74,20 +67,6 @@ void compare(const std::string& what, const std::string& cfg, double dt, bool in
   MESSAGE(fmt::format("{} at dt {}: {} spikes, largest {} difference {:.4f} ms", what, dt, grid.size(),
                       intervals ? "interval" : "spike-time", worst));
   CHECK(worst <= dt * (1 + 1e-9));
-}
-
-struct net_stats {
-  double rate, cv;
-};
-
-net_stats stats_of(const test::sim_run& run, double duration, double skip) {
-  std::vector<std::vector<double>> per(run.net.neurons);
-  size_t counted = 0;
-  for (size_t k = 0; k < run.res.spike_times.size(); ++k) {
-    per[run.res.spike_gids[k]].push_back(run.res.spike_times[k]);
-    counted += run.res.spike_times[k] >= skip;
-  }
-  return {counted / (run.net.neurons * (duration - skip) * 1e-3), test::mean_isi_cv(per)};
 }
 
 }  // namespace
@@ -144,18 +123,12 @@ TEST_CASE("clock backend: state samples on the grid equal the exact state there"
 }
 
 TEST_CASE("CUBA network: clock rates and ISI CV as the event backend's over three seeds") {
-  const std::string text = read_example("cuba.json");
+  const std::string text = test::read_example("cuba.json");
   const double duration = 2000, skip = 200;  // the first 200 ms are transient
   double event_sum = 0, clock_sum = 0;
   for (int seed : {1, 2, 3}) {
     CAPTURE(seed);
-    const std::vector<std::string> sets{fmt::format("run.seed={}", seed), fmt::format("run.duration={}", duration)};
-    std::vector<std::string> clock_sets = sets;
-    clock_sets.insert(clock_sets.end(), {"run.backend=clock", "run.dt=0.1"});
-    const net_stats e = stats_of(test::simulate_json(text, sets), duration, skip);
-    const net_stats c = stats_of(test::simulate_json(text, clock_sets), duration, skip);
-    MESSAGE(fmt::format("seed {}: rate event {:.3f} Hz, clock {:.3f} Hz ({:+.2f} %); ISI CV event {:.3f}, clock {:.3f}",
-                        seed, e.rate, c.rate, 100 * (c.rate / e.rate - 1), e.cv, c.cv));
+    const auto [e, c] = test::event_and_clock(text, seed, duration, skip);
     CHECK(std::fabs(c.rate / e.rate - 1) < 0.03);
     CHECK(std::fabs(c.cv - e.cv) < 0.05);
     event_sum += e.rate;
@@ -167,7 +140,7 @@ TEST_CASE("CUBA network: clock rates and ISI CV as the event backend's over thre
 }
 
 TEST_CASE("clock backend: the same spike data with 1 and 2 threads") {
-  const std::string text = read_example("cuba.json");
+  const std::string text = test::read_example("cuba.json");
   const std::vector<std::string> sets{"run.backend=clock", "run.duration=300", "run.seed=5"};
   auto with = [&](int threads) {
     std::vector<std::string> s = sets;
@@ -205,7 +178,7 @@ TEST_CASE("clock backend: stochastic neurons spike at the hazard's rate") {
 
 TEST_CASE("clock backend: bad settings are errors naming the JSON path") {
   test::scratch_dir dir;
-  const std::string base = read_example("cuba.json");
+  const std::string base = test::read_example("cuba.json");
   const auto file = dir.write("cuba.json", base);
   struct bad {
     std::vector<std::string> sets;
@@ -233,7 +206,7 @@ TEST_CASE("clock backend: bad settings are errors naming the JSON path") {
 
 TEST_CASE("clock backend: CLI run writes the same files and says the grid in the summary") {
   test::scratch_dir dir;
-  const auto file = dir.write("cuba.json", read_example("cuba.json"));
+  const auto file = dir.write("cuba.json", test::read_example("cuba.json"));
   const auto r = test::cli({"run", file.string(), "-q", "-o", (dir.path / "out").string(), "--set", "run.backend=clock",
                             "--set", "run.duration=100", "--set", "run.threads=2"},
                            dir.path);

@@ -15,15 +15,13 @@
 using namespace gs;
 
 TEST_CASE("CUBA network statistics over three seeds") {
-  std::ifstream in(std::string(GS_SOURCE_DIR) + "/examples/cuba.json");
-  std::stringstream text;
-  text << in.rdbuf();
+  const std::string text = test::read_example("cuba.json");
   // 10 s: with fewer intervals per neuron the sample CV is biased low (0.65 at 2 s, 0.75 at 10 s).
   const double duration = 10000.0, skip = 200.0;  // the first 200 ms are transient
   double rate_sum = 0;
   for (int seed : {1, 2, 3}) {
     CAPTURE(seed);
-    const auto run = test::simulate_json(text.str(), {fmt::format("run.seed={}", seed), fmt::format("run.duration={}", duration)});
+    const auto run = test::simulate_json(text, {fmt::format("run.seed={}", seed), fmt::format("run.duration={}", duration)});
     const uint32_t n = run.net.neurons;
     std::vector<std::vector<double>> per(n);
     std::vector<double> bins(static_cast<size_t>((duration - skip) / 5.0), 0.0);

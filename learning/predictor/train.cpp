@@ -1,0 +1,349 @@
+#include "learning/predictor/train.hpp"
+
+#include <fmt/format.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+#include <optional>
+
+#include "io/staged_file.hpp"
+
+namespace gs::predictor {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+json to_json(const train_config& c) {
+  return {{"batch", c.batch},
+          {"epochs", c.epochs},
+          {"steps_per_epoch", c.steps_per_epoch},
+          {"lr", c.lr},
+          {"warmup_fraction", c.warmup_fraction},
+          {"final_lr_fraction", c.final_lr_fraction},
+          {"weight_decay", c.weight_decay},
+          {"clip", c.clip},
+          {"train_fraction", c.train_fraction},
+          {"val_fraction", c.val_fraction},
+          {"seed", c.seed},
+          {"threads", c.threads}};
+}
+
+train_config train_config_from_json(const json& j, const std::string& source) {
+  train_config c;
+  const json defaults = to_json(c);
+  for (const auto& [key, value] : j.items()) {
+    if (!defaults.contains(key))
+      throw data_error(fmt::format("{}: unknown training setting '{}' (known: {})", source, key,
+                                   [&] {
+                                     std::string names;
+                                     for (const auto& [k, v] : defaults.items()) names += (names.empty() ? "" : ", ") + k;
+                                     return names;
+                                   }()));
+  }
+  auto get = [&](const char* key, auto& out) {
+    if (!j.contains(key)) return;
+    try {
+      j.at(key).get_to(out);
+    } catch (const json::exception&) {
+      throw data_error(fmt::format("{}: training setting '{}' has the wrong type ({})", source, key, j.at(key).dump()));
+    }
+  };
+  get("batch", c.batch);
+  get("epochs", c.epochs);
+  get("steps_per_epoch", c.steps_per_epoch);
+  get("lr", c.lr);
+  get("warmup_fraction", c.warmup_fraction);
+  get("final_lr_fraction", c.final_lr_fraction);
+  get("weight_decay", c.weight_decay);
+  get("clip", c.clip);
+  get("train_fraction", c.train_fraction);
+  get("val_fraction", c.val_fraction);
+  get("seed", c.seed);
+  get("threads", c.threads);
+  if (c.batch < 1 || c.epochs < 0 || c.steps_per_epoch < 0 || !(c.lr > 0) || c.warmup_fraction < 0 ||
+      c.warmup_fraction > 1 || c.final_lr_fraction < 0 || c.weight_decay < 0 || c.threads < 0)
+    throw data_error(fmt::format("{}: invalid training settings {}", source, to_json(c).dump()));
+  return c;
+}
+
+json to_json(const epoch_summary& e) {
+  return {{"epoch", e.epoch}, {"train_nll", e.train_nll}, {"validation", to_json(e.validation)},
+          {"events_per_s", e.events_per_s}};
+}
+
+namespace {
+
+nn::adamw_config adamw_of(const train_config& t) {
+  nn::adamw_config a;
+  a.lr = t.lr;
+  a.weight_decay = t.weight_decay;
+  return a;
+}
+
+// A well-mixed 64-bit hash: window starts are a pure function of (seed, step, slot), so a resumed
+// run draws exactly the windows the uninterrupted run would have drawn.
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Chunks of the batch that run in parallel; fixed, so that the sum of their gradients does not
+// depend on the number of threads.
+constexpr int max_chunks = 8;
+
+std::int64_t steps_per_epoch(const train_config& t, const model_config& m, std::size_t train_events) {
+  if (t.steps_per_epoch > 0) return t.steps_per_epoch;
+  return std::max<std::int64_t>(1, std::int64_t(train_events) / (std::int64_t(t.batch) * m.context));
+}
+
+}  // namespace
+
+training_state::training_state(spike_transformer<float> m, const train_config& t)
+    : model(std::move(m)), optimizer(model.parameters(), adamw_of(t)), train(t) {}
+
+model_config fit_model_config(model_config c, const spike_train& data, const split& s) {
+  c.populations = data.populations;
+  double sum = 0, sq = 0;
+  std::size_t n = 0;
+  for (std::size_t i = 1; i < s.train_end; ++i) {
+    const double y = std::log(std::max(data.t_ms[i] - data.t_ms[i - 1], c.min_interval_ms));
+    sum += y;
+    sq += y * y;
+    ++n;
+  }
+  if (n < 2) throw data_error(fmt::format("{}: the training split has {} events; too few", data.source, s.train_end));
+  c.log_tau_shift = sum / double(n);
+  c.log_tau_scale = std::max(std::sqrt(std::max(sq / double(n) - c.log_tau_shift * c.log_tau_shift, 0.0)), 1e-3);
+  return c;
+}
+
+training_state start_training(const spike_train& data, const model_config& c, const train_config& t) {
+  const split s = chronological_split(data.size(), t.train_fraction, t.val_fraction);
+  spike_transformer<float> model(fit_model_config(c, data, s), t.seed);
+  // The neuron head starts as the Poisson baseline: its bias is log P(neuron) over the training
+  // split (a silent neuron counted as half a spike, as in poisson_baseline), so training spends its
+  // steps on what the history adds rather than on learning firing rates.
+  std::vector<double> count(std::size_t(model.cfg.vocabulary()), 0.0);
+  for (std::size_t k = 0; k < s.train_end; ++k) count[std::size_t(data.ids[k])] += 1;
+  for (double& c : count) c = std::max(c, 0.5);
+  const double total = std::accumulate(count.begin(), count.end(), 0.0);
+  for (std::size_t n = 0; n < count.size(); ++n)
+    model.mark_out.b.value(0, Eigen::Index(n)) = float(std::log(count[n] / total));
+  return training_state(std::move(model), t);
+}
+
+void continue_training(training_state& state, const spike_train& data, const fs::path& out_dir,
+                       const train_progress& progress) {
+  using clock = std::chrono::steady_clock;
+  const train_config& t = state.train;
+  const model_config& mc = state.model.cfg;
+  const split s = chronological_split(data.size(), t.train_fraction, t.val_fraction);
+  const event_sequence seq = to_events(data, mc.min_interval_ms);
+  const std::size_t L = std::size_t(mc.context);
+  // Windows start at 1 .. train_end - 1 - L, so that all their targets are training events.
+  if (s.train_end < L + 3)
+    throw data_error(fmt::format("{}: the training split has {} events; a window of context {} needs at least {}",
+                                 data.source, s.train_end, L, L + 3));
+  const std::uint64_t starts = s.train_end - 2 - L;
+  const std::int64_t per_epoch = steps_per_epoch(t, mc, s.train_end);
+  const nn::lr_schedule schedule{t.lr, std::int64_t(std::llround(t.warmup_fraction * double(per_epoch * t.epochs))),
+                                 per_epoch * t.epochs, t.final_lr_fraction};
+
+  const int chunks = std::min(t.batch, max_chunks);
+  std::vector<spike_transformer<float>> workers(std::size_t(chunks), state.model);
+  std::vector<nn::param_list<float>> worker_params;
+  for (auto& w : workers) worker_params.push_back(w.parameters());
+  const nn::param_list<float> params = state.model.parameters();
+  std::vector<double> chunk_loss(static_cast<std::size_t>(chunks));
+  const float weight = 1.0f / float(std::size_t(t.batch) * L);
+  const std::vector<float> dloss(L, weight);
+  tbb::task_arena arena(t.threads > 0 ? t.threads : tbb::task_arena::automatic);
+
+  fs::create_directories(out_dir);
+  while (state.epoch < t.epochs) {
+    const auto t0 = clock::now();
+    double loss_sum = 0;
+    for (std::int64_t k = 0; k < per_epoch; ++k) {
+      arena.execute([&] {
+        tbb::parallel_for(0, chunks, [&](int c) {
+          auto& w = workers[std::size_t(c)];
+          nn::copy_values(params, worker_params[std::size_t(c)]);
+          nn::zero_grad(worker_params[std::size_t(c)]);
+          double sum = 0;
+          for (int b = c * t.batch / chunks; b < (c + 1) * t.batch / chunks; ++b) {
+            const std::uint64_t h = splitmix64(t.seed ^ splitmix64(std::uint64_t(state.step) * 65537u + std::uint64_t(b)));
+            const auto out = w.forward(window_at(seq, 1 + h % starts, L));
+            for (std::size_t i = 0; i < L; ++i) sum += double(out.time[i]) + double(out.mark[i]);
+            w.backward(dloss, dloss);
+          }
+          chunk_loss[std::size_t(c)] = sum;
+        }, tbb::simple_partitioner());
+      });
+      for (std::size_t p = 0; p < params.size(); ++p) {
+        params[p]->grad = worker_params[0][p]->grad;
+        for (int c = 1; c < chunks; ++c) params[p]->grad += worker_params[std::size_t(c)][p]->grad;
+      }
+      for (double l : chunk_loss) loss_sum += l;
+      nn::clip_grad_norm(params, t.clip);
+      state.optimizer.step(params, schedule(state.step));
+      ++state.step;
+      const double elapsed = std::chrono::duration<double>(clock::now() - t0).count();
+      if (progress)
+        progress(state.epoch + 1, k + 1, per_epoch, loss_sum / double((k + 1) * t.batch * std::int64_t(L)),
+                 double((k + 1) * t.batch * std::int64_t(L)) / elapsed);
+    }
+    const double elapsed = std::chrono::duration<double>(clock::now() - t0).count();
+    epoch_summary e;
+    e.epoch = ++state.epoch;
+    e.train_nll = loss_sum / double(per_epoch * t.batch * std::int64_t(L));
+    e.events_per_s = double(per_epoch * t.batch * std::int64_t(L)) / elapsed;
+    e.validation = summarise(score_model(state.model, seq, s.train_end, s.val_end, mc.context / 2, t.threads));
+    state.history.push_back(e);
+    save_checkpoint(state, out_dir);
+  }
+}
+
+// ---- checkpoints: a text line naming the format, one line of JSON, then float64 values.
+
+namespace {
+
+constexpr const char* model_magic = "gillespike-predictor-model 1";
+constexpr const char* optim_magic = "gillespike-predictor-optimizer 1";
+
+json shapes(const nn::param_list<float>& ps) {
+  json a = json::array();
+  for (const auto* p : ps) a.push_back({p->name, p->value.rows(), p->value.cols()});
+  return a;
+}
+
+void write_file(const fs::path& path, const char* magic, const json& header,
+                const std::vector<const nn::mat<float>*>& arrays) {
+  io::staged_file staged(path);
+  {
+    std::ofstream out(staged.temp(), std::ios::binary);
+    out << magic << '\n' << header.dump() << '\n';
+    for (const auto* a : arrays) {
+      const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> d = a->cast<double>();
+      out.write(reinterpret_cast<const char*>(d.data()), std::streamsize(d.size() * sizeof(double)));
+    }
+    out.flush();
+    if (!out) throw std::runtime_error(fmt::format("cannot write {}", path.string()));
+  }
+  staged.commit();
+}
+
+struct reader {
+  fs::path path;
+  std::ifstream in;
+  json header;
+
+  reader(const fs::path& p, const char* magic) : path(p), in(p, std::ios::binary) {
+    if (!in) throw data_error(fmt::format("{}: cannot open", p.string()));
+    std::string line;
+    if (!std::getline(in, line) || line != magic)
+      throw data_error(fmt::format("{}: expected a file starting '{}', found '{}'", p.string(), magic,
+                                   line.substr(0, 60)));
+    if (!std::getline(in, line)) throw data_error(fmt::format("{}: header missing", p.string()));
+    try {
+      header = json::parse(line);
+    } catch (const json::exception& e) {
+      throw data_error(fmt::format("{}: header is not JSON: {}", p.string(), e.what()));
+    }
+  }
+  void read_into(nn::mat<float>& m) {
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> d(m.rows(), m.cols());
+    if (!in.read(reinterpret_cast<char*>(d.data()), std::streamsize(d.size() * sizeof(double))))
+      throw data_error(fmt::format("{}: truncated (fewer values than its header lists)", path.string()));
+    m = d.cast<float>();
+  }
+  void require_end() {
+    if (in.peek() != std::char_traits<char>::eof())
+      throw data_error(fmt::format("{}: more values than its header lists", path.string()));
+  }
+};
+
+void require_shapes(const json& found, const nn::param_list<float>& ps, const fs::path& path) {
+  if (found != shapes(ps))
+    throw data_error(fmt::format("{}: parameter list does not match the model its header describes", path.string()));
+}
+
+}  // namespace
+
+void save_checkpoint(training_state& state, const fs::path& out_dir) {
+  const nn::param_list<float> ps = state.model.parameters();
+  std::vector<const nn::mat<float>*> values;
+  for (const auto* p : ps) values.push_back(&p->value);
+  json history = json::array();
+  for (const auto& e : state.history) history.push_back(to_json(e));
+  const std::string stem = fmt::format("GiT{}", state.epoch);
+  write_file(out_dir / (stem + ".model"), model_magic,
+             {{"model", to_json(state.model.cfg)},
+              {"epoch", state.epoch},
+              {"split", {{"train_fraction", state.train.train_fraction}, {"val_fraction", state.train.val_fraction}}},
+              {"parameters", shapes(ps)}},
+             values);
+  std::vector<const nn::mat<float>*> moments;
+  for (const auto& m : state.optimizer.m) moments.push_back(&m);
+  for (const auto& v : state.optimizer.v) moments.push_back(&v);
+  write_file(out_dir / (stem + ".optim"), optim_magic,
+             {{"train", to_json(state.train)},
+              {"epoch", state.epoch},
+              {"step", state.step},
+              {"adamw_steps", state.optimizer.steps},
+              {"history", history},
+              {"parameters", shapes(ps)}},
+             moments);
+}
+
+training_state load_checkpoint(const fs::path& model_file, bool with_optimizer) {
+  reader r(model_file, model_magic);
+  const model_config mc = model_config_from_json(r.header.value("model", json::object()), model_file.string());
+  train_config tc;
+  json optim_header;
+  fs::path optim_file = model_file;
+  optim_file.replace_extension(".optim");
+  std::optional<reader> o;
+  if (with_optimizer) {
+    o.emplace(optim_file, optim_magic);
+    tc = train_config_from_json(o->header.value("train", json::object()), optim_file.string());
+  } else {
+    // Enough of the training settings to reproduce the split the model was trained on.
+    tc = train_config_from_json(r.header.value("split", json::object()), model_file.string());
+  }
+  training_state state(spike_transformer<float>(mc, tc.seed), tc);
+  const nn::param_list<float> ps = state.model.parameters();
+  require_shapes(r.header.value("parameters", json()), ps, model_file);
+  for (auto* p : ps) r.read_into(p->value);
+  r.require_end();
+  state.epoch = r.header.value("epoch", 0);
+  if (o) {
+    require_shapes(o->header.value("parameters", json()), ps, optim_file);
+    if (o->header.value("epoch", -1) != state.epoch)
+      throw data_error(fmt::format("{}: epoch {} does not match {} (epoch {})", optim_file.string(),
+                                   o->header.value("epoch", -1), model_file.string(), state.epoch));
+    for (auto& m : state.optimizer.m) o->read_into(m);
+    for (auto& v : state.optimizer.v) o->read_into(v);
+    o->require_end();
+    state.step = o->header.value("step", std::int64_t(0));
+    state.optimizer.steps = o->header.value("adamw_steps", std::int64_t(0));
+    for (const auto& e : o->header.value("history", json::array())) {
+      epoch_summary s;
+      s.epoch = e.value("epoch", 0);
+      s.train_nll = e.value("train_nll", 0.0);
+      s.events_per_s = e.value("events_per_s", 0.0);
+      s.validation = metrics_from_json(e.value("validation", json::object()));
+      state.history.push_back(s);
+    }
+  }
+  return state;
+}
+
+}  // namespace gs::predictor

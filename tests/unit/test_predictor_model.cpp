@@ -1,0 +1,166 @@
+// The whole next-spike transformer: its gradient against finite differences in double precision,
+// float against double, the NLL's two parts against the heads' probabilities, and a short training
+// run on a Poisson recording, where the true model is known: the trained model's held-out NLL per
+// event must come close to the truth's, and the fitted Poisson baseline closer still.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <unistd.h>
+#include <vector>
+
+#include "learning/nn/gradcheck.hpp"
+#include "learning/predictor/evaluate.hpp"
+#include "learning/predictor/model.hpp"
+#include "learning/predictor/sample.hpp"
+#include "learning/predictor/train.hpp"
+
+using namespace gs::predictor;
+namespace nn = gs::nn;
+
+namespace {
+
+model_config tiny_config() {
+  model_config c;
+  c.width = 8;
+  c.blocks = 2;
+  c.heads = 2;
+  c.mlp_ratio = 2;
+  c.context = 6;
+  c.components = 3;
+  c.frequencies = 2;
+  c.log_tau_shift = -0.5;
+  c.log_tau_scale = 1.3;
+  c.populations = {{"a", 0, 4}, {"b", 4, 3}};
+  return c;
+}
+
+// Independent neurons firing as homogeneous Poisson processes at rates_per_ms.
+spike_train poisson_train(const std::vector<double>& rates_per_ms, std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const double total = std::accumulate(rates_per_ms.begin(), rates_per_ms.end(), 0.0);
+  std::exponential_distribution<double> gap(total);
+  std::discrete_distribution<int> who(rates_per_ms.begin(), rates_per_ms.end());
+  spike_train s;
+  double t = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    t += gap(rng);
+    s.t_ms.push_back(t);
+    s.ids.push_back(who(rng));
+  }
+  s.populations = {{"phy", 0, int(rates_per_ms.size())}};
+  s.source = "poisson";
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("spike transformer: loss gradient matches finite differences (double)") {
+  spike_transformer<double> model(tiny_config(), 11);
+  nn::init_rng rng(12);
+  for (auto* p : model.parameters()) nn::fill_normal(p->value, 0.3, rng);
+  const std::vector<int> ids = {0, 5, 3, 3, 6, 1, 2};
+  const std::vector<double> tau = {0.2, 1.5, 0.01, 3.0, 0.4, 0.7, 2.2};
+  const window w{std::span(ids).first(6), std::span(ids).subspan(1), std::span(tau).first(6), std::span(tau).subspan(1)};
+  const std::vector<double> ct = {0.3, -1.0, 0.5, 2.0, 0.1, 1.0}, cm = {1.0, 0.2, -0.4, 0.7, 1.5, -0.3};
+  auto total = [&] {
+    const auto out = model.forward(w);
+    double s = 0;
+    for (std::size_t i = 0; i < 6; ++i) s += ct[i] * out.time[i] + cm[i] * out.mark[i];
+    return s;
+  };
+  total();
+  const auto ps = model.parameters();
+  nn::zero_grad(ps);
+  model.backward(ct, cm);
+  const auto reports = nn::check_gradients(nn::as_checked(ps), total, 1e-6, 60);
+  CHECK(reports.size() == ps.size());
+  for (const auto& r : reports) {
+    INFO(r.name << ": relative error " << r.rel_error << ", gradient norm " << r.grad_norm);
+    CHECK(r.grad_norm > 1e-8);
+    CHECK(r.rel_error < 1e-6);
+  }
+}
+
+TEST_CASE("spike transformer: NLL parts are -log of the heads' probability and density; float agrees") {
+  spike_transformer<double> md(tiny_config(), 3);
+  spike_transformer<float> mf(tiny_config(), 3);
+  const std::vector<int> ids = {1, 4, 4, 0};
+  const std::vector<double> tau = {0.5, 0.25, 1.0, 4.0};
+  const window w{std::span(ids).first(3), std::span(ids).subspan(1), std::span(tau).first(3), std::span(tau).subspan(1)};
+  const auto od = md.forward(w);
+  const auto of = mf.forward(w);
+  for (Eigen::Index i = 0; i < 3; ++i) {
+    const auto k = std::size_t(i);
+    CHECK(od.mark[k] == doctest::Approx(-std::log(md.mark_probabilities()(i, ids[k + 1]))).epsilon(1e-12));
+    CHECK(od.time[k] == doctest::Approx(-md.interval_mixture(i).log_density(tau[k + 1])).epsilon(1e-12));
+    CHECK(double(of.mark[k]) == doctest::Approx(od.mark[k]).epsilon(1e-5));
+    CHECK(double(of.time[k]) == doctest::Approx(od.time[k]).epsilon(1e-5));
+  }
+  // Causal: the first position's prediction ignores what follows.
+  const std::vector<int> ids2 = {1, 4, 2, 0};
+  const window w2{std::span(ids2).first(3), std::span(ids2).subspan(1), std::span(tau).first(3),
+                  std::span(tau).subspan(1)};
+  const auto od2 = md.forward(w2);
+  CHECK(od2.time[0] == od.time[0]);
+  CHECK(od2.time[2] != od.time[2]);
+}
+
+TEST_CASE("training on a Poisson recording approaches the true NLL") {
+  const std::vector<double> rates = {0.5, 0.25, 0.15, 0.1};  // per ms
+  const spike_train data = poisson_train(rates, 12000, 5);
+  model_config mc;
+  mc.width = 16;
+  mc.heads = 2;
+  mc.blocks = 1;
+  mc.context = 16;
+  mc.components = 2;
+  mc.frequencies = 2;
+  train_config tc;
+  tc.batch = 8;
+  tc.epochs = 3;
+  tc.steps_per_epoch = 100;
+  tc.lr = 1e-2;
+  tc.seed = 3;
+  training_state state = start_training(data, mc, tc);
+  const auto dir = std::filesystem::temp_directory_path() / ("gs-test-pred-model-" + std::to_string(::getpid()));
+  continue_training(state, data, dir);
+  std::filesystem::remove_all(dir);
+  REQUIRE(state.history.size() == 3);
+
+  const split s = chronological_split(data.size(), tc.train_fraction, tc.val_fraction);
+  const event_sequence seq = to_events(data, mc.min_interval_ms);
+  const metrics model = summarise(score_model(state.model, seq, s.val_end, s.n, mc.context / 2, 0));
+  const metrics poisson = summarise(poisson_baseline::fit(data, 0, s.train_end).score(seq, s.val_end, s.n));
+  // The truth: exponential intervals at the total rate, neuron n with probability rate_n / total.
+  double truth_time = 0, truth_mark = 0;
+  const double total = 1.0;
+  for (std::size_t j = s.val_end; j < s.n; ++j) {
+    truth_time += -std::log(total) + total * seq.tau[j];
+    truth_mark += -std::log(rates[std::size_t(seq.ids[j])] / total);
+  }
+  truth_time /= double(s.n - s.val_end);
+  truth_mark /= double(s.n - s.val_end);
+  INFO("model " << model.nll_time << " + " << model.nll_mark << ", Poisson fit " << poisson.nll_time << " + "
+                << poisson.nll_mark << ", truth " << truth_time << " + " << truth_mark);
+  CHECK(model.events == s.n - s.val_end);
+  CHECK(std::abs(poisson.nll() - (truth_time + truth_mark)) < 0.01);
+  CHECK(model.nll() - (truth_time + truth_mark) < 0.05);
+  CHECK(model.top1 == doctest::Approx(poisson.top1).epsilon(0.05));
+  CHECK(model.ks < 0.05);
+  // Spikes generated by the trained model fire at the true rates.
+  const spike_train generated = sample_spikes(state.model, seq, s.val_end, data.t_ms[s.val_end - 1], 3000.0, 8);
+  std::vector<double> count(rates.size(), 0.0);
+  for (int id : generated.ids) count[std::size_t(id)] += 1;
+  for (std::size_t n = 0; n < rates.size(); ++n) {
+    INFO("neuron " << n << ": " << count[n] / 3000.0 << " per ms, true " << rates[n]);
+    CHECK(count[n] / 3000.0 == doctest::Approx(rates[n]).epsilon(0.15));
+  }
+  REQUIRE(generated.size() > 1);
+  CHECK(generated.t_ms.front() > data.t_ms[s.val_end - 1]);
+  CHECK(std::is_sorted(generated.t_ms.begin(), generated.t_ms.end()));
+  // Training lowered the validation NLL.
+  CHECK(state.history.back().validation.nll() < state.history.front().validation.nll() + 1e-9);
+}
