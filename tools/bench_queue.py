@@ -26,14 +26,13 @@ import json
 import math
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from bench_event import cpu_model  # same machine description in both benchmarks
+from bench_brian2 import cpu_model, resolve_gillespike  # same machine description in both benchmarks
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -54,14 +53,6 @@ def parse_args():
     ap.add_argument("--timeout", type=float, default=1800.0, help="limit per run [s]")
     ap.add_argument("--json", default=None, help="also write every measurement to this file")
     return ap.parse_args()
-
-
-def resolve(path):
-    candidates = [path] if os.path.isabs(path) else [os.path.abspath(path), os.path.join(REPO, path)]
-    for c in candidates:
-        if os.path.isfile(c) and os.access(c, os.X_OK):
-            return c
-    return shutil.which(path) if os.sep not in path else None
 
 
 def run_file(n, duration_ms, method, seed, a):
@@ -121,7 +112,7 @@ def print_table(headers, rows):
 
 def main():
     a = parse_args()
-    exe = resolve(a.gillespike)
+    exe = resolve_gillespike(a.gillespike)
     if exe is None:
         print(f"bench_queue: gillespike not found ({a.gillespike}); build it or pass --gillespike",
               file=sys.stderr)

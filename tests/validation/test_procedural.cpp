@@ -1,6 +1,7 @@
 // Procedural connectivity: a projection regenerated from its seed when its source spikes has the
 // connectivity statistics of the stored rule (in-degree mean, variance and distribution against
-// the binomial law that pairwise_bernoulli defines, and against the stored network), draws its
+// the binomial law that pairwise_bernoulli defines, and against the stored network; in- and
+// out-degrees of fixed_total_number with multapses against theirs), draws its
 // weights and delays from the run file's distributions, is the same every time it is drawn, and
 // runs on the clock backend with spike data that do not depend on the thread count.
 #include <doctest/doctest.h>
@@ -21,15 +22,17 @@ namespace {
 
 constexpr uint32_t n_source = 2000, n_target = 3000;
 constexpr double p_connect = 0.05;
+const std::string bernoulli = fmt::format(R"({{"pairwise_bernoulli": {{"p": {}}}}})", p_connect);
 
-std::string two_populations(bool procedural, const std::string& weight, const std::string& delay) {
+std::string two_populations(bool procedural, const std::string& weight, const std::string& delay,
+                            const std::string& rule = bernoulli) {
   return fmt::format(R"({{
     "run": {{"duration": 10, "backend": "clock", "seed": 7}},
     "populations": {{"a": {{"size": {}, "model": "lif_psc_exp"}}, "b": {{"size": {}, "model": "lif_psc_exp"}}}},
-    "projections": [{{"source": "a", "target": "b", "rule": {{"pairwise_bernoulli": {{"p": {}}}}},
+    "projections": [{{"source": "a", "target": "b", "rule": {},
                       "weight": {}, "delay": {}, "receptor": "excitatory", "procedural": {}}}]
   }})",
-                     n_source, n_target, p_connect, weight, delay, procedural);
+                     n_source, n_target, rule, weight, delay, procedural);
 }
 
 network build(const std::string& text) {
@@ -39,15 +42,18 @@ network build(const std::string& text) {
 }
 
 struct drawn {
-  std::vector<uint32_t> indegree;
+  std::vector<uint32_t> indegree, outdegree;
+  std::vector<uint32_t> targets;  // all of them, source by source
   std::vector<float> weights, delays;
-  bool in_order = true;
+  bool in_order = true, strictly = true;  // increasing in each chunk; without repeats
+  uint64_t same_id = 0;                   // target id = source id: autapses within one population
 };
 
 // Every synapse of a procedural projection, chunk by chunk, as the clock backend draws them.
 drawn enumerate(const projection& pr, uint32_t sources, uint32_t targets) {
   drawn d;
   d.indegree.assign(targets, 0);
+  d.outdegree.assign(sources, 0);
   std::vector<uint32_t> t(procedural_chunk);
   std::vector<float> w(procedural_chunk), dl(procedural_chunk);
   for (uint32_t s = 0; s < sources; ++s)
@@ -56,8 +62,12 @@ drawn enumerate(const projection& pr, uint32_t sources, uint32_t targets) {
       for (uint32_t k = 0; k < n; ++k) {
         // In the chunk, increasing (what the clock backend's delivery relies on).
         d.in_order &= t[k] >= c * procedural_chunk && t[k] < std::min(targets, (c + 1) * procedural_chunk) &&
-                      (k == 0 || t[k] > t[k - 1]);
+                      (k == 0 || t[k] >= t[k - 1]);
+        d.strictly &= k == 0 || t[k] > t[k - 1];
         ++d.indegree[t[k]];
+        ++d.outdegree[s];
+        d.same_id += t[k] == s;
+        d.targets.push_back(t[k]);
         d.weights.push_back(w[k]);
         d.delays.push_back(dl[k]);
       }
@@ -69,6 +79,12 @@ std::vector<uint32_t> stored_indegree(const projection& pr, uint32_t targets) {
   std::vector<uint32_t> in(targets, 0);
   for (uint32_t t : pr.targets) ++in[t];
   return in;
+}
+
+std::vector<uint32_t> stored_outdegree(const projection& pr, uint32_t sources) {
+  std::vector<uint32_t> out(sources);
+  for (uint32_t s = 0; s < sources; ++s) out[s] = static_cast<uint32_t>(pr.row[s + 1] - pr.row[s]);
+  return out;
 }
 
 double mean(const std::vector<uint32_t>& x) {
@@ -121,6 +137,7 @@ TEST_CASE("procedural pairwise_bernoulli has the stored rule's in-degree statist
   CHECK(regen.projections[0].targets.empty());  // nothing stored
   const drawn d = enumerate(regen.projections[0], n_source, n_target);
   CHECK(d.in_order);
+  CHECK(d.strictly);
   const std::vector<uint32_t> s = stored_indegree(stored.projections[0], n_target);
   uint64_t total = 0;
   for (auto v : d.indegree) total += v;
@@ -134,6 +151,109 @@ TEST_CASE("procedural pairwise_bernoulli has the stored rule's in-degree statist
   // Drawn again: the same synapses.
   const drawn again = enumerate(regen.projections[0], n_source, n_target);
   CHECK(again.indegree == d.indegree);
+}
+
+// N pairs uniform over all (source, target) pairs: a target's in-degree is Binomial(N, 1/n_target)
+// and a source's out-degree Binomial(N, 1/n_source), multapses included.
+TEST_CASE("procedural fixed_total_number with multapses has the stored rule's degree statistics") {
+  constexpr uint32_t total = 300000;  // 50 synapses per source and 256-target chunk on average
+  const std::string rule = fmt::format(R"({{"fixed_total_number": {{"N": {}}}}})", total);
+  const network stored = build(two_populations(false, "10.0", "1.0", rule));
+  const network regen = build(two_populations(true, "10.0", "1.0", rule));
+  REQUIRE(regen.projections[0].procedural());
+  CHECK(regen.projections[0].targets.empty());
+  const drawn d = enumerate(regen.projections[0], n_source, n_target);
+  CHECK(d.in_order);
+  CHECK_FALSE(d.strictly);  // at 50 per chunk, repeats are certain (multapses)
+  CHECK(d.targets.size() == total);
+  CHECK(regen.projections[0].synapses() == total);
+  check_binomial(d.indegree, total, 1.0 / n_target);
+  check_binomial(d.outdegree, total, 1.0 / n_source);
+  const std::vector<uint32_t> s_in = stored_indegree(stored.projections[0], n_target);
+  check_binomial(s_in, total, 1.0 / n_target);
+  // Both have exactly N synapses, so equal mean in-degrees; the variances agree within 3
+  // standard errors of a difference (the binomial's, as in check_binomial).
+  CHECK(mean(d.indegree) == mean(s_in));
+  const double var = total * (1.0 / n_target) * (1 - 1.0 / n_target);
+  CHECK(std::fabs(variance(d.indegree) - variance(s_in)) < 3 * var * std::sqrt(2 * 2.0 / (n_target - 1)));
+  // The pairs' cells are drawn as the stored rule draws its pairs: the same out-degrees.
+  CHECK(d.outdegree == stored_outdegree(stored.projections[0], n_source));
+  const drawn again = enumerate(regen.projections[0], n_source, n_target);
+  CHECK(again.targets == d.targets);
+}
+
+TEST_CASE("procedural fixed_total_number within one population leaves out autapses unless allowed") {
+  constexpr uint32_t n = 600, total = 90000;  // 150 synapses per target, 50 per source and chunk
+  for (bool allow : {false, true}) {
+    CAPTURE(allow);
+    const network net = build(fmt::format(R"({{
+      "run": {{"duration": 10, "backend": "clock"}},
+      "populations": {{"a": {{"size": {}, "model": "lif_psc_exp"}}}},
+      "projections": [{{"source": "a", "target": "a", "procedural": true, "weight": 1.0,
+                        "rule": {{"fixed_total_number": {{"N": {}, "allow_autapses": {}}}}}}}]
+    }})",
+                                          n, total, allow));
+    const drawn d = enumerate(net.projections[0], n, n);
+    CHECK(d.targets.size() == total);
+    // Each of the n (n - 1) allowed pairs, or n^2, equally likely: still 1/n per target and source.
+    check_binomial(d.indegree, total, 1.0 / n);
+    check_binomial(d.outdegree, total, 1.0 / n);
+    if (allow)
+      CHECK(d.same_id > 0);  // expected N / n = 150
+    else
+      CHECK(d.same_id == 0);
+  }
+}
+
+// Cells of 255 or 256 synapses (the most a chunk holds) are kept outside the one-byte table: a
+// seed where the densest of 100 one-chunk cells (mean 215) reaches that, against the stored rule,
+// whose out-degrees the cells are.
+TEST_CASE("procedural fixed_total_number keeps cells of up to a full chunk") {
+  constexpr uint32_t sources = 100, total = 21500;
+  auto text = [&](bool procedural, int seed) {
+    return fmt::format(R"({{"run": {{"duration": 10, "backend": "clock", "seed": {}}},
+      "populations": {{"a": {{"size": {}, "model": "lif_psc_exp"}}, "b": {{"size": {}, "model": "lif_psc_exp"}}}},
+      "projections": [{{"source": "a", "target": "b", "procedural": {}, "weight": 1.0,
+                        "rule": {{"fixed_total_number": {{"N": {}}}}}}}]}})",
+                       seed, sources, procedural_chunk, procedural, total);
+  };
+  bool found = false;
+  for (int seed = 1; seed <= 200 && !found; ++seed) {
+    const network stored = build(text(false, seed));
+    const std::vector<uint32_t> out = stored_outdegree(stored.projections[0], sources);
+    const uint32_t densest = *std::max_element(out.begin(), out.end());
+    if (densest < 255 || densest > procedural_chunk) continue;
+    found = true;
+    CAPTURE(seed);
+    const drawn d = enumerate(build(text(true, seed)).projections[0], sources, procedural_chunk);
+    CHECK(d.outdegree == out);
+    CHECK(d.targets.size() == total);
+  }
+  CHECK(found);
+}
+
+TEST_CASE("procedural fixed_total_number: what cannot be regenerated is refused") {
+  test::scratch_dir dir;
+  const std::string no_multapses = two_populations(
+      true, "10.0", "1.0", R"({"fixed_total_number": {"N": 1000, "allow_multapses": false}})");
+  try {
+    load_config(dir.write("bad.json", no_multapses), {}, default_registry());
+    FAIL("no error");
+  } catch (const config_error& e) {
+    CHECK(std::string(e.what()).find("allow_multapses true") != std::string::npos);
+  }
+  // More synapses in one (source, chunk) cell than a chunk holds: refused when built.
+  const std::string dense = R"({"run": {"duration": 10, "backend": "clock"},
+    "populations": {"a": {"size": 4, "model": "lif_psc_exp"}},
+    "projections": [{"source": "a", "target": "a", "procedural": true, "weight": 1.0,
+                     "rule": {"fixed_total_number": {"N": 2000}}}]})";
+  const run_config cfg = load_config(dir.write("dense.json", dense), {}, default_registry());
+  try {
+    build_network(cfg, default_registry());
+    FAIL("no error");
+  } catch (const config_error& e) {
+    CHECK(std::string(e.what()).find("too dense to regenerate") != std::string::npos);
+  }
 }
 
 TEST_CASE("procedural projections within one population leave out autapses unless allowed") {

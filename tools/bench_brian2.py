@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
-"""Benchmark of Gillespike's event-driven engine against Brian2's compiled standalone mode.
+"""Benchmark of Gillespike against Brian2's compiled standalone mode, side by side.
 
-Two networks, each run by both simulators in the same call, on the same machine:
+Networks, each run by both simulators in the same call, on the same machine:
 
-  cuba   examples/cuba.json           vs ../shared/peers/brian2_va.py --model cuba
-  delta  examples/delta.json          vs tools/peers/brian2_delta.py
+  cuba          examples/cuba.json (event backend)   vs ../shared/peers/brian2_va.py --model cuba
+  delta         examples/delta.json (event backend)  vs tools/peers/brian2_delta.py
+  coba_clock_1  examples/coba.json, clock backend, dt 0.1 ms, 1 thread
+                                                     vs ../shared/peers/brian2_va.py --model coba_auryn
+  coba_clock_2  the same on 2 threads                (the Brian2 peer is single-threaded)
 
-For each network `gillespike run FILE --set run.duration=MS --set run.seed=S -o TMP --quiet` runs
---repeats times (the whole command is timed here with time.perf_counter, and TMP/summary.json is
-read), then the Brian2 peer runs --repeats times with --device cpp_standalone; the table shows
-medians. Seeds 1..repeats (shifted by --seed-base) are used on both sides.
+For each network `gillespike run FILE --set run.duration=MS --set run.seed=S [--set ...] -o TMP
+--quiet` runs --repeats times (the whole command is timed here with time.perf_counter, and
+TMP/summary.json is read), then the Brian2 peer runs --repeats times with --device
+cpp_standalone; the table shows medians. Seeds 1..repeats (shifted by --seed-base) are used on
+both sides. Targets compare the whole command with Brian2's compiled program (event networks),
+or the simulation loops (clock networks, as the issue states them), and the clock backend's two
+threads with its one.
 
 This is a benchmark, not a test: it prints figures and checks nothing but that the programs ran.
 It exits 2 when gillespike is missing, 1 when a run failed. Standard library only; see
@@ -29,14 +35,19 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# network name -> (run file, peer script, peer extra arguments, peer runs from shared/?)
+# network name -> run file, gillespike --set overrides, Brian2 peer script and its arguments,
+# whether the peer runs from shared/, the target ratio and what it compares ("whole": Brian2's
+# compiled program / the whole gillespike command; "loop": the simulation loops).
 NETWORKS = {
-    "cuba": ("examples/cuba.json", "peers/brian2_va.py", ["--model", "cuba"], True),
-    "delta": ("examples/delta.json", "tools/peers/brian2_delta.py", [], False),
+    "cuba": ("examples/cuba.json", [], "peers/brian2_va.py", ["--model", "cuba"], True, 1.0, "whole"),
+    "delta": ("examples/delta.json", [], "tools/peers/brian2_delta.py", [], False, 5.0, "whole"),
+    "coba_clock_1": ("examples/coba.json", ['run.backend="clock"', "run.threads=1"], "peers/brian2_va.py",
+                     ["--model", "coba_auryn"], True, 1.5, "loop"),
+    "coba_clock_2": ("examples/coba.json", ['run.backend="clock"', "run.threads=2"], "peers/brian2_va.py",
+                     ["--model", "coba_auryn"], True, None, "loop"),
 }
-
-# The issue's targets, on the whole-command ratio (Brian2 compiled program / gillespike run).
-TARGETS = {"cuba": 1.0, "delta": 5.0}
+# The clock backend on both cores against one (simulation loops).
+THREAD_TARGET = ("coba_clock_2", "coba_clock_1", 1.7)
 
 
 def parse_args():
@@ -46,7 +57,7 @@ def parse_args():
                          "current directory, else to the repository root)")
     ap.add_argument("--repeats", type=int, default=3, help="runs per simulator and network")
     ap.add_argument("--duration-s", type=float, default=10.0, help="biological time [s]")
-    ap.add_argument("--networks", default="cuba,delta", help="comma-separated subset of cuba,delta")
+    ap.add_argument("--networks", default=",".join(NETWORKS), help="comma-separated subset of " + ",".join(NETWORKS))
     ap.add_argument("--skip-brian", action="store_true", help="do not run the Brian2 peers")
     ap.add_argument("--skip-gillespike", action="store_true",
                     help="do not run gillespike (to check the Brian2 side alone)")
@@ -133,19 +144,28 @@ def network_size(run_file):
 
 # ----------------------------------------------------------------------------- runners
 
-def run_gillespike(exe, run_file, duration_ms, seed, timeout):
+def run_timed(cmd, cwd, timeout):
+    """Runs cmd; returns (the completed process, wall seconds), or ({'error': ...}, None)."""
+    t0 = time.perf_counter()
+    try:
+        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:g} s", "cmd": cmd}, None
+    except OSError as e:
+        return {"error": f"could not start: {e}", "cmd": cmd}, None
+    return r, time.perf_counter() - t0
+
+
+def run_gillespike(exe, run_file, sets, duration_ms, seed, timeout):
     """One whole `gillespike run`; returns a dict of measurements or {'error': ...}."""
     with tempfile.TemporaryDirectory(prefix="gs_bench_") as out:
         cmd = [exe, "run", run_file, "--set", f"run.duration={duration_ms:g}",
                "--set", f"run.seed={seed}", "-o", out, "--quiet"]
-        t0 = time.perf_counter()
-        try:
-            r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return {"error": f"timed out after {timeout:g} s", "cmd": cmd}
-        except OSError as e:
-            return {"error": f"could not start: {e}", "cmd": cmd}
-        wall = time.perf_counter() - t0
+        for kv in sets:
+            cmd += ["--set", kv]
+        r, wall = run_timed(cmd, REPO, timeout)
+        if wall is None:
+            return r
         if r.returncode != 0:
             return {"error": f"exit status {r.returncode}\n{tail(r.stderr or r.stdout)}", "cmd": cmd}
         summary_path = os.path.join(out, "summary.json")
@@ -171,14 +191,9 @@ def run_brian(python, script, cwd, extra, n, duration_s, seed, timeout):
         cmd = [python, script, *extra, "--N", str(n), "--duration", f"{duration_s:g}",
                "--device", "cpp_standalone", "--seed", str(seed),
                "--build-dir", os.path.join(build, "project")]
-        t0 = time.perf_counter()
-        try:
-            r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return {"error": f"timed out after {timeout:g} s", "cmd": cmd}
-        except OSError as e:
-            return {"error": f"could not start: {e}", "cmd": cmd}
-        wall = time.perf_counter() - t0
+        r, wall = run_timed(cmd, cwd, timeout)
+    if wall is None:
+        return r
     if r.returncode != 0:
         return {"error": f"exit status {r.returncode}\n{tail(r.stderr or r.stdout)}", "cmd": cmd}
     line = next((l for l in reversed(r.stdout.splitlines()) if l.lstrip().startswith("{")), None)
@@ -196,7 +211,7 @@ def run_brian(python, script, cwd, extra, n, duration_s, seed, timeout):
 # ----------------------------------------------------------------------------- output
 
 def fmt(v, spec):
-    if v is None:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
     if spec == "int":
         return f"{int(round(v)):,}"
@@ -214,6 +229,11 @@ def print_table(headers, rows):
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
 
 
+def target_text(name):
+    goal = NETWORKS[name][5]
+    return "-" if goal is None else f">= {goal:g}"
+
+
 def ratio(num, den):
     return num / den if num is not None and den else None
 
@@ -221,13 +241,13 @@ def ratio(num, den):
 def main():
     a = parse_args()
     if a.repeats < 1:
-        sys.exit("bench_event: --repeats must be at least 1")
+        sys.exit("bench_brian2: --repeats must be at least 1")
     if a.skip_brian and a.skip_gillespike:
-        sys.exit("bench_event: nothing to do (--skip-brian and --skip-gillespike)")
+        sys.exit("bench_brian2: nothing to do (--skip-brian and --skip-gillespike)")
     names = [n.strip() for n in a.networks.split(",") if n.strip()]
     unknown = [n for n in names if n not in NETWORKS]
     if unknown:
-        sys.exit(f"bench_event: unknown network(s) {', '.join(unknown)}; choose from {', '.join(NETWORKS)}")
+        sys.exit(f"bench_brian2: unknown network(s) {', '.join(unknown)}; choose from {', '.join(NETWORKS)}")
 
     exe = None
     if not a.skip_gillespike:
@@ -236,7 +256,7 @@ def main():
             where = " or ".join(dict.fromkeys(
                 [a.gillespike] if os.path.isabs(a.gillespike)
                 else [os.path.abspath(a.gillespike), os.path.join(REPO, a.gillespike)]))
-            print(f"bench_event: gillespike not found or not executable ({where}).\n"
+            print(f"bench_brian2: gillespike not found or not executable ({where}).\n"
                   "  Build it:  cmake -S . -B build -G Ninja && cmake --build build\n"
                   "  or pass --gillespike PATH, or --skip-gillespike to time the Brian2 peers alone.",
                   file=sys.stderr)
@@ -247,7 +267,7 @@ def main():
     duration_ms = a.duration_s * 1000.0
     seeds = [a.seed_base + k for k in range(1, a.repeats + 1)]
 
-    print("Gillespike event-driven benchmark")
+    print("Gillespike against Brian2 standalone")
     print(f"machine     : {cpu_model()}, {usable_cpus()} CPUs usable (nproc), {platform.system()} "
           f"{platform.release()}")
     print(f"gillespike  : {exe or 'skipped'}  [repository {git_describe()}]")
@@ -258,7 +278,7 @@ def main():
     results = {}
     failed = False
     for name in names:
-        run_file, peer, peer_args, in_shared = NETWORKS[name]
+        run_file, sets, peer, peer_args, in_shared, _, _ = NETWORKS[name]
         run_path = os.path.join(REPO, run_file)
         entry = results[name] = {"run_file": run_file, "gillespike": [], "brian2": []}
         try:
@@ -271,7 +291,7 @@ def main():
         if exe:
             for seed in seeds:
                 print(f"[{name}] gillespike run {run_file} (seed {seed}) ...", end=" ", flush=True)
-                r = run_gillespike(exe, run_file, duration_ms, seed, a.timeout)
+                r = run_gillespike(exe, run_file, sets, duration_ms, seed, a.timeout)
                 entry["gillespike"].append(r)
                 if "error" in r:
                     failed = True
@@ -327,8 +347,7 @@ def main():
                      fmt(m["gs_syn_events_per_s"], "sci"), fmt(m["gs_ns_per_syn_event"], ".2f"),
                      fmt(m["b2_t_main_binary_s"], ".3f"), fmt(m["b2_t_sim_s"], ".3f"),
                      fmt(m["b2_spikes"], "int"), fmt(m["ratio_whole"], ".2f"),
-                     fmt(m["ratio_loop"], ".2f"),
-                     ("> 1" if TARGETS[name] == 1.0 else f">= {TARGETS[name]:g}")])
+                     fmt(m["ratio_loop"], ".2f"), target_text(name)])
     if rows:
         print_table(headers, rows)
 
@@ -350,21 +369,21 @@ def main():
                      "gs rate Hz", "gs peak MB", "b2 rate Hz", "b2 syn events", "b2 make s",
                      "b2 all-in s", "gs ok", "b2 ok"], drows)
 
-    print("\ntargets (prog/wall = Brian2 compiled program / whole `gillespike run`)")
+    print("\ntargets (prog/wall = Brian2 compiled program / whole `gillespike run`; loop/sim = Brian2's "
+          "simulation loop / gillespike's simulate time)")
     for name, entry in results.items():
         m = entry.get("median")
-        if m is None:
+        goal, on = NETWORKS[name][5], NETWORKS[name][6]
+        if m is None or goal is None:
             continue
-        goal = TARGETS[name]
-        r = m["ratio_whole"]
-        want = "> 1 (faster than Brian2 standalone)" if goal == 1.0 else f">= {goal:g} (at least {goal:g}x faster)"
-        if r is None:
-            verdict = "not measured"
-        else:
-            met = r > goal if goal == 1.0 else r >= goal
-            verdict = f"{r:.2f}: {'met' if met else 'NOT met'}"
-        loop = "" if m["ratio_loop"] is None else f"; loop/sim {m['ratio_loop']:.2f}"
-        print(f"  {name:6s} target {want}: {verdict}{loop}")
+        r = m["ratio_whole" if on == "whole" else "ratio_loop"]
+        verdict = "not measured" if r is None else f"{r:.2f}: {'met' if r >= goal else 'NOT met'}"
+        print(f"  {name:12s} {'prog/wall' if on == 'whole' else 'loop/sim'} {target_text(name)}: {verdict}")
+    many, one, goal = THREAD_TARGET
+    if many in results and one in results and results[many].get("median") and results[one].get("median"):
+        r = ratio(results[one]["median"]["gs_simulate_time_s"], results[many]["median"]["gs_simulate_time_s"])
+        verdict = "not measured" if r is None else f"{r:.2f}: {'met' if r >= goal else 'NOT met'}"
+        print(f"  {many} / {one} (simulate time, 1 thread / 2 threads) >= {goal:g}: {verdict}")
 
     if a.json:
         info = {"machine": {"cpu": cpu_model(), "nproc": usable_cpus(), "platform": platform.platform()},
@@ -374,7 +393,7 @@ def main():
             json.dump(info, f, indent=1, default=str)
         print(f"\nall measurements written to {a.json}")
     if failed:
-        print("\nbench_event: some runs failed (see above)", file=sys.stderr)
+        print("\nbench_brian2: some runs failed (see above)", file=sys.stderr)
         return 1
     return 0
 
