@@ -51,7 +51,8 @@ class population_base {
   virtual uint32_t step(uint32_t begin, uint32_t end, uint64_t k, double dt, double* in, uint32_t stride,
                         uint32_t* spiked) = 0;
   // Called once before the first step() with the run's dt: models with a fixed-step form
-  // (Model::prepare_step) compute what depends only on their parameters and dt here.
+  // (Model::prepare_step) compute what depends only on their parameters and dt here, and models
+  // that sum inputs in a decaying frame take that frame's decay over dt.
   virtual void prepare_steps(double dt) = 0;
   // Receives inputs as step() does, without advancing or checking: those due at time 0.
   virtual void receive_inputs(uint32_t begin, uint32_t end, double* in, uint32_t stride) = 0;
@@ -199,8 +200,14 @@ class population_of final : public population_base {
     for (uint32_t i = begin; i < end; ++i) {
       const params& pi = p(i);
       state& s = slots_[i].s;
-      if constexpr (fixed_step) Model::step(s, pi, steps_[shared_params_ ? 0 : i]);
-      else advance(s, pi, dt);
+      if constexpr (fixed_step) {
+        Model::step(s, pi, steps_[shared_params_ ? 0 : i]);
+      } else if constexpr (has_frame) {
+        // The frame's decay over dt is the membrane's: advance() takes it instead of an exp.
+        Model::advance(s, pi, dt, frame_decay_[shared_params_ ? 0 : i]);
+      } else {
+        advance(s, pi, dt);
+      }
       receive_row(s, pi, in + size_t(i) * stride);
       bool spike = false;
       if constexpr (requires { Model::crossed(s, pi); }) spike = Model::crossed(s, pi);  // stochastic: optional
@@ -223,6 +230,10 @@ class population_of final : public population_base {
     if constexpr (fixed_step) {
       steps_.clear();
       for (const params& q : params_) steps_.push_back(Model::prepare_step(q, dt));
+    } else if constexpr (has_frame) {
+      frame_decay_.clear();  // -1: no frame for these parameters, advance() takes its own exp
+      for (const params& q : params_)
+        frame_decay_.push_back(Model::frame_rate(q) > 0 ? std::exp(-Model::frame_rate(q) * dt) : -1.0);
     }
   }
   void receive_inputs(uint32_t begin, uint32_t end, double* in, uint32_t stride) override {
@@ -529,6 +540,7 @@ class population_of final : public population_base {
   const params& p(uint32_t i) const { return params_[shared_params_ ? 0 : i]; }
 
   std::vector<typename step_constants_of<Model>::type> steps_;  // per params_ entry
+  std::vector<double> frame_decay_;  // per params_ entry: exp(-frame_rate dt), for a clock step
 
   std::vector<params> params_;
   bool shared_params_ = true;

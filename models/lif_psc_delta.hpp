@@ -66,12 +66,6 @@ struct lif_psc_delta {
     const double v_ss = p.E_L + p.R * (p.I_e + s.I_dc);
     s.V_m = v_ss + (s.V_m - v_ss) * (x_m < 0 ? std::exp(-h * p.inv_tau_m) : x_m);
   }
-  // The clock backends' step: advance() over a fixed h with its one exponential computed once.
-  struct step_constants {
-    double h, x_m;
-  };
-  static step_constants prepare_step(const params& p, double h) { return {h, std::exp(-h * p.inv_tau_m)}; }
-  GS_HD static void step(state& s, const params& p, const step_constants& c) { advance(s, p, c.h, c.x_m); }
   // Superposition in the event backend (engine/population.hpp): outside the refractory period a
   // jump w at t_i adds w exp(-(t - t_i) / tau_m) to V at t; with g = exp((t_i - origin) / tau_m)
   // the inputs sum to one number, folded in at t.

@@ -77,12 +77,6 @@ struct pp_lif_delta {
     const double v_inf = p.E_L + p.R * (p.I_e + s.I_dc);
     s.V_m = v_inf + (s.V_m - v_inf) * (x_m < 0 ? std::exp(-h * p.inv_tau_m) : x_m);
   }
-  // The clock backends' step: advance() over a fixed h with its one exponential computed once.
-  struct step_constants {
-    double h, x_m;
-  };
-  static step_constants prepare_step(const params& p, double h) { return {h, std::exp(-h * p.inv_tau_m)}; }
-  GS_HD static void step(state& s, const params& p, const step_constants& c) { advance(s, p, c.h, c.x_m); }
   // Linear at all times (the dead time only masks the hazard), so inputs can be summed:
   // a jump w at t_i adds w exp(-(t - t_i) / tau_m) to V at t (engine/population.hpp).
   static double frame_rate(const params& p) { return p.inv_tau_m; }

@@ -124,11 +124,19 @@ TEST_CASE("lif_cond_exp with NEST's defaults under a fixed input train, inputs n
   compare("iaf_cond_exp defaults", expected.spikes, engine_spikes("lif_cond_exp", ref.params_json(), in, T));
 }
 
-TEST_CASE("lif_cond_exp with the COBA benchmark's cell (tau_syn 5 / 10 ms, 20 mV drive)") {
-  const double T = 500;
+namespace {
+// The COBA benchmark's cell (Auryn's variant: tau_syn 5 / 10 ms, 20 mV of drive).
+reference coba_cell() {
   reference ref;
   ref.g_L = 10, ref.C_m = 200, ref.E_L = -60, ref.E_in = -80, ref.V_th = -50, ref.V_reset = -60, ref.t_ref = 5,
   ref.tau_ex = 5, ref.tau_in = 10, ref.I_e = 200;
+  return ref;
+}
+}  // namespace
+
+TEST_CASE("lif_cond_exp with the COBA benchmark's cell (tau_syn 5 / 10 ms, 20 mV drive)") {
+  const double T = 500;
+  reference ref = coba_cell();
   const auto in = input_train(31337, T, 0.7, 0.85, 4.0, 10.0);
   const auto expected = ref.run(in, T);
   REQUIRE(expected.spikes.size() >= 10);
@@ -149,9 +157,8 @@ TEST_CASE("lif_cond_exp below rheobase, driven by excitation alone; V starts abo
 // two put that bound where it is tightest and where it must stand aside.
 TEST_CASE("lif_cond_exp hovering at threshold under dense small inputs (the bound near, often due)") {
   const double T = 300;
-  reference ref;
-  ref.g_L = 10, ref.C_m = 200, ref.E_L = -60, ref.E_in = -80, ref.V_th = -50, ref.V_reset = -60, ref.t_ref = 5,
-  ref.tau_ex = 5, ref.tau_in = 10, ref.I_e = 440;
+  reference ref = coba_cell();
+  ref.I_e = 440;
   // An input every 0.05 ms: about 16 nS of excitation and 40 nS of inhibition on average, with
   // small fluctuations, hold V near V_th; spikes come from slow passages and about a fifth of
   // the inputs find V within 1 mV of V_th.
