@@ -105,7 +105,9 @@ json run_summary(const run_config& cfg, const network& net, const run_result& re
   if (cfg.clock_driven()) {
     s["spike_times"] = fmt::format("on the grid, dt = {} ms ({} backend)", cfg.dt, cfg.backend);
     s["dt_ms"] = cfg.dt;
-    s["threads"] = res.threads;
+    if (cfg.backend == "clock") s["threads"] = res.threads;
+    // The GPU's time in the step loop, and the part spent copying spikes and traces out.
+    if (cfg.backend == "cuda") s["cuda"] = {{"device_s", res.device_s}, {"copy_s", res.copy_s}};
   } else {
     s["spike_times"] = "continuous (event-driven, not on a grid)";
   }

@@ -25,11 +25,6 @@ test::sim_run on(const std::string& text, const std::string& backend, std::vecto
   return test::simulate_json(text, sets);
 }
 
-std::string plugin_dir() {
-  const char* env = std::getenv("GS_TEST_PLUGIN_DIR");
-  return env ? env : GS_TEST_PLUGIN_DIR;
-}
-
 // Per-population rates (Hz) of a run.
 std::vector<double> rates(const test::sim_run& r) {
   std::vector<double> out;
@@ -127,7 +122,7 @@ TEST_CASE("a plugin model compiled with nvcc runs on the GPU with the clock back
     "populations": {{"qif": {{"model": "quadratic_if", "size": 50, "params": {{"I_e": {{"uniform": [80, 140]}}}}}}}},
     "projections": [{{"source": "qif", "target": "qif", "rule": {{"fixed_indegree": {{"indegree": 5}}}}, "weight": 0.2, "delay": 1.5}}],
     "recorders": [{{"spikes": {{}}}}]}})",
-                                       plugin_dir());
+                                       test::build_path("GS_TEST_PLUGIN_DIR", GS_TEST_PLUGIN_DIR));
   const auto cpu = on(text, "clock"), gpu = on(text, "cuda");
   CHECK(cpu.res.spike_times.size() > 100);
   CHECK(cpu.res.spike_times == gpu.res.spike_times);

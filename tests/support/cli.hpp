@@ -25,6 +25,14 @@ inline std::string quote(const std::string& s) {
 
 inline bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+// A path compiled into the tests (GS_CLI, GS_SOURCE_DIR, GS_TEST_PLUGIN_DIR), unless the
+// environment variable of that name gives another: a bundle of test binaries runs on a machine
+// that has neither this tree nor this build (tools/gpu_check.sh).
+inline std::string build_path(const char* name, const char* compiled) {
+  const char* env = std::getenv(name);
+  return env ? env : compiled;
+}
+
 struct cli_result {
   int status = -1;
   std::string out, err;
@@ -32,7 +40,7 @@ struct cli_result {
 
 // Runs the binary with `args`; stdout and stderr go to files in `dir` (not a terminal).
 inline cli_result cli(const std::vector<std::string>& args, const std::filesystem::path& dir) {
-  std::string cmd = quote(GS_CLI);
+  std::string cmd = quote(build_path("GS_CLI", GS_CLI));
   for (const auto& a : args) cmd += " " + quote(a);
   const auto out = dir / "cli.stdout", err = dir / "cli.stderr";
   cmd += " < /dev/null > " + quote(out.string()) + " 2> " + quote(err.string());

@@ -3,7 +3,6 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -17,6 +16,7 @@
 #include "engine/network.hpp"
 #include "engine/simulate.hpp"
 #include "io/config.hpp"
+#include "tests/support/cli.hpp"
 #include "tests/support/stats.hpp"
 
 namespace gs::test {
@@ -55,10 +55,7 @@ inline sim_run simulate_json(const std::string& json_text, const std::vector<std
 
 // A run file of examples/, as text.
 inline std::string read_example(const std::string& name) {
-  // GS_SOURCE_DIR in the environment wins: a bundle of test binaries runs from another tree
-  // (tools/gpu_check.sh).
-  const char* source = std::getenv("GS_SOURCE_DIR");
-  std::ifstream in(std::string(source ? source : GS_SOURCE_DIR) + "/examples/" + name);
+  std::ifstream in(build_path("GS_SOURCE_DIR", GS_SOURCE_DIR) + "/examples/" + name);
   std::stringstream text;
   text << in.rdbuf();
   return text.str();

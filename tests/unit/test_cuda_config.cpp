@@ -44,8 +44,9 @@ TEST_CASE("every built-in model has a GPU form") {
 
 TEST_CASE("backend cuda: a plugin model runs on the GPU only when its plugin was compiled with nvcc") {
   test::scratch_dir dir;
+  const std::string plugins = test::build_path("GS_TEST_PLUGIN_DIR", GS_TEST_PLUGIN_DIR);
   SUBCASE("compiled with g++: refused, naming the model, the plugin and the way out") {
-    const auto file = dir.write("run.json", run_file(std::string(GS_TEST_PLUGIN_DIR) + "/libquadratic_if.so", "quadratic_if"));
+    const auto file = dir.write("run.json", run_file(plugins + "/libquadratic_if.so", "quadratic_if"));
     const auto r = test::cli({"validate", file.string()}, dir.path);
     CHECK(r.status == 2);
     CHECK(test::has(r.err, "populations.a.model"));
@@ -54,8 +55,7 @@ TEST_CASE("backend cuda: a plugin model runs on the GPU only when its plugin was
     CHECK(test::has(r.err, "\"backend\": \"clock\""));
   }
   SUBCASE("compiled with nvcc: valid") {
-    const auto file =
-        dir.write("run.json", run_file(std::string(GS_TEST_PLUGIN_DIR) + "/libquadratic_if_gpu.so", "quadratic_if"));
+    const auto file = dir.write("run.json", run_file(plugins + "/libquadratic_if_gpu.so", "quadratic_if"));
     const auto r = test::cli({"validate", file.string()}, dir.path);
     CHECK(r.status == 0);
     CHECK(r.err.empty());

@@ -118,6 +118,32 @@ __global__ void record_kernel(const uint32_t* fired, uint32_t* fired_count, int 
 
 long long fixed(double w) { return std::llround(w * input_scale); }
 
+// Device time between two points of the stream, summed over intervals: an interval opened after
+// kernels starts when they end, so a copy's interval holds the copy alone.
+class device_timer {
+ public:
+  device_timer() {
+    GS_CUDA(cudaEventCreate(&a_));
+    GS_CUDA(cudaEventCreate(&b_));
+  }
+  ~device_timer() {
+    cudaEventDestroy(a_);
+    cudaEventDestroy(b_);
+  }
+  void start() { GS_CUDA(cudaEventRecord(a_)); }
+  void stop() {
+    GS_CUDA(cudaEventRecord(b_));
+    GS_CUDA(cudaEventSynchronize(b_));
+    float ms = 0;
+    GS_CUDA(cudaEventElapsedTime(&ms, a_, b_));
+    seconds += 1e-3 * ms;
+  }
+  double seconds = 0;
+
+ private:
+  cudaEvent_t a_, b_;
+};
+
 }  // namespace
 
 run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn& progress) {
@@ -259,12 +285,15 @@ run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn&
     s.rows.resize(s.capacity * width);
     samplers.push_back(std::move(s));
   }
+  device_timer loop_time, copy_time;
   auto flush_samples = [&](size_t r) {
+    copy_time.start();
     sampler& s = samplers[r];
     trace_data& tr = res.traces[r];
     const size_t n_ids = tr.spec->ids.size();
     std::vector<float> host(s.filled * n_ids * s.vars.size());
     if (!host.empty()) GS_CUDA(cudaMemcpy(host.data(), s.rows.data(), host.size() * sizeof(float), cudaMemcpyDeviceToHost));
+    copy_time.stop();
     for (uint64_t row = 0; row < s.filled; ++row)
       for (size_t v = 0; v < s.vars.size(); ++v)
         for (size_t i = 0; i < n_ids; ++i) tr.values[v].push_back(host[(row * s.vars.size() + v) * n_ids + i]);
@@ -290,13 +319,16 @@ run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn&
   res.spikes_per_population.assign(n_pops, 0);
   auto flush_spikes = [&] {
     unsigned long long n = 0;
+    copy_time.start();
     GS_CUDA(cudaMemcpy(&n, rec_count.data(), sizeof n, cudaMemcpyDeviceToHost));
-    if (n == 0) return;
     host_gid.resize(n);
     host_step.resize(n);
-    GS_CUDA(cudaMemcpy(host_gid.data(), rec_gid.data(), n * sizeof(uint32_t), cudaMemcpyDeviceToHost));
-    GS_CUDA(cudaMemcpy(host_step.data(), rec_step.data(), n * sizeof(uint32_t), cudaMemcpyDeviceToHost));
-    GS_CUDA(cudaMemset(rec_count.data(), 0, sizeof n));
+    if (n > 0) {
+      GS_CUDA(cudaMemcpy(host_gid.data(), rec_gid.data(), n * sizeof(uint32_t), cudaMemcpyDeviceToHost));
+      GS_CUDA(cudaMemcpy(host_step.data(), rec_step.data(), n * sizeof(uint32_t), cudaMemcpyDeviceToHost));
+      GS_CUDA(cudaMemset(rec_count.data(), 0, sizeof n));
+    }
+    copy_time.stop();
     order.resize(n);
     for (uint64_t i = 0; i < n; ++i) order[i] = (uint64_t(host_step[i]) << 32) | host_gid[i];
     std::sort(order.begin(), order.end());
@@ -330,6 +362,7 @@ run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn&
     }
   };
 
+  loop_time.start();
   // Time 0: inputs due then are received without a step (their spikes list stays empty).
   take_stimuli(-1, slot(0));
   step_all(0, true);
@@ -369,6 +402,9 @@ run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn&
   unsigned long long poisson_events = 0;
   GS_CUDA(cudaMemcpy(&poisson_events, deliveries.data(), sizeof poisson_events, cudaMemcpyDeviceToHost));
   res.synaptic_events += poisson_events;
+  loop_time.stop();
+  res.device_s = loop_time.seconds;
+  res.copy_s = copy_time.seconds;
   res.events = n_steps * N;
   return res;
 }

@@ -25,6 +25,8 @@ struct run_result {
   uint64_t events = 0;           // queue events handled (clock backend: neuron updates)
   uint64_t synaptic_events = 0;  // synapses delivered
   unsigned threads = 1;          // worker threads the backend could use (the clock backend's run.threads)
+  // cuda backend: device time of the step loop, and the part of it spent copying results to the host.
+  double device_s = 0, copy_s = 0;
 };
 
 // Called now and then with the simulated time, for progress display.

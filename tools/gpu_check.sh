@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The GPU check, for a machine with an NVIDIA GPU (sm_90: H100/H200), in one run of at most about
+# 5 minutes: the GPU tests (failing if any of them skips), which compare the cuda backend with the
+# CPU clock backend (single-neuron spike times identical at the same dt, CUBA and COBA rates within
+# 3 %, reproducibility, a plugin model compiled with nvcc), then the benchmarks (COBA at 4,000 and
+# 400,000 neurons, the full-scale microcircuit) as a short table.
+#
+# What it runs comes from a bundle, because the GPU machine has the CUDA driver, CMake and Python
+# but none of the project's Debian packages and no network: on a CPU machine with the project's
+# packages, `tools/gpu_bundle.sh` builds from a clean tree for sm_90 and puts the binaries and
+# every shared library they link (glibc and the driver aside) into gpu-bundle/ (under 64 MiB; the
+# test suite checks it is complete). Carry that folder to the GPU machine beside the source tree
+# and run this script from the tree's root:
+#   tools/gpu_check.sh [BUNDLE]     (default: gpu-bundle; built here first if absent and possible)
+# Writes its logs to $OUT (or gpu-check-logs/) and exits non-zero if a test failed or skipped.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+bundle="${1:-gpu-bundle}"
+logs="${OUT:-$root/gpu-check-logs}"
+mkdir -p "$logs"
+if [ ! -x "$bundle/bin/gillespike" ]; then
+  echo "== no bundle at $bundle: building one here (needs the project's packages)"
+  tools/gpu_bundle.sh --out "$bundle" || { echo "gpu_check: could not make the bundle" >&2; exit 1; }
+fi
+bundle="$(cd "$bundle" && pwd)"
+export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export GS_SOURCE_DIR="$root" GS_TEST_PLUGIN_DIR="$bundle/plugins" GS_CLI="$bundle/bin/gillespike"
+status=0
+
+echo "== GPU"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || true
+"$bundle/bin/gillespike" info | grep -m1 "^CUDA" || true
+
+echo "== GPU tests"
+for t in test_cuda_backend test_cuda_config; do
+  "$bundle/bin/$t" -s 2>&1 | tee "$logs/$t.log" | grep -E "MESSAGE|SKIPPED|ERROR|test cases|assertions|Status" | sed 's/^/  /'
+  rc=${PIPESTATUS[0]}
+  if [ "$rc" -eq 77 ]; then echo "gpu_check: $t SKIPPED: there is no usable GPU here" >&2; status=1
+  elif [ "$rc" -ne 0 ]; then echo "gpu_check: $t FAILED (exit $rc), log in $logs/$t.log" >&2; status=1; fi
+done
+
+echo "== benchmarks"
+python3 tools/bench_cuda.py --gillespike "$bundle/bin/gillespike" 2>&1 | tee "$logs/bench_cuda.log" || status=1
+python3 tools/run_microcircuit.py --gillespike "$bundle/bin/gillespike" --duration-ms 1000 \
+  --set 'run.backend="cuda"' 2>&1 | tee "$logs/microcircuit.log" || status=1
+
+echo "== gpu_check: $([ $status -eq 0 ] && echo passed || echo FAILED)"
+exit $status
