@@ -17,8 +17,8 @@ namespace gs::decode {
 using surrogate::sequence;
 
 struct train_config {
-  int epochs = 30;
-  int window = 50;  // steps per truncated-BPTT window
+  int epochs = 60;
+  int window = 25;  // steps per truncated-BPTT window
   int batch = 8;    // parallel streams cut from the training split
   double lr = 3e-3, weight_decay = 0.01, clip = 1.0;
   double warmup_fraction = 0.05, final_lr_fraction = 0.05;

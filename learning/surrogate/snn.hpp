@@ -40,7 +40,7 @@ class lif_layer {
   param<T> W_in, W_rec, b, beta_logit;
   bool recurrent = true, learn_beta = false;
   surrogate_kind kind = surrogate_kind::fast_sigmoid;
-  double slope = 5;
+  double slope = 1;
 
   lif_layer() = default;
   lif_layer(int in, int width, bool recurrent, double beta, bool learn_beta, surrogate_kind kind, double slope,
@@ -85,15 +85,15 @@ class leaky_readout {
 
 struct snn_config {
   int inputs = 1, outputs = 1;
-  std::vector<int> hidden = {64};  // LIF layers, input side first
+  std::vector<int> hidden = {128};  // LIF layers, input side first
   bool recurrent = true;
   surrogate_kind surrogate = surrogate_kind::fast_sigmoid;
-  double slope = 5;
+  double slope = 1;
   double bin_ms = 10;       // one step of the input and output sequences (the data's bin)
-  int substeps = 1;         // clock steps per bin (dt = bin_ms / substeps), the bin's input held
-  double tau_mem_ms = 20;   // initial membrane time constant: beta = exp(-dt / tau_mem)
-  double tau_out_ms = 50;   // initial readout time constant (membrane readout)
-  bool learn_tau = false;   // train beta and alpha (per neuron)
+  int substeps = 2;         // clock steps per bin (dt = bin_ms / substeps), the bin's input held
+  double tau_mem_ms = 50;   // initial membrane time constant: beta = exp(-dt / tau_mem)
+  double tau_out_ms = 20;   // initial readout time constant (membrane readout)
+  bool learn_tau = true;    // train beta and alpha (per neuron)
   bool membrane_readout = true;  // false: the readout of spikes
 };
 

@@ -10,13 +10,11 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "learning/surrogate/snn.hpp"
-#include "tests/support/cli.hpp"
+#include "tests/support/torch_reference.hpp"
 
 namespace fs = std::filesystem;
 using namespace gs;
@@ -168,14 +166,10 @@ void compare_with_torch(const variant& v, const fs::path& dir) {
                    {"fixed", fixed},
                    {"x", xs},
                    {"target", ts}};
-  std::ofstream(dir / "in.json") << in.dump(-1, ' ', false, json::error_handler_t::strict);
-  const int rc = std::system(fmt::format("/usr/bin/python3 '{}' '{}' '{}' 2> '{}'", (dir / "reference.py").string(),
-                                         (dir / "in.json").string(), (dir / "out.json").string(),
-                                         (dir / "err.txt").string())
-                                 .c_str());
-  INFO(gs::test::slurp(dir / "err.txt"));
-  REQUIRE(rc == 0);
-  const json ref = json::parse(gs::test::slurp(dir / "out.json"));
+  const auto run = gs::test::run_torch_reference(dir, reference_py, in);
+  INFO(run.err);
+  REQUIRE(run.status == 0);
+  const json& ref = run.output;
   CHECK(std::abs(ref["loss"].get<double>() - loss) <= 1e-12 * std::abs(loss));
   for (auto* p : ps) {
     const json& g = ref["grads"][p->name];
@@ -193,13 +187,12 @@ void compare_with_torch(const variant& v, const fs::path& dir) {
 }  // namespace
 
 TEST_CASE("spiking network: loss and surrogate gradients equal an independent PyTorch implementation (float64)") {
-  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+  if (!gs::test::have_torch()) {
     MESSAGE("skipped: /usr/bin/python3 cannot import torch (install python3-torch)");
     return;
   }
   const fs::path dir = fs::temp_directory_path() / fmt::format("gs-test-snn-torch-{}-{}", ::getpid(), std::random_device{}());
   fs::create_directories(dir);
-  std::ofstream(dir / "reference.py") << reference_py;
   for (const variant& v : {variant{"fast sigmoid, recurrent, learnable taus, membrane readout",
                                    surrogate::surrogate_kind::fast_sigmoid, 5, true, true, true, 1},
                            variant{"arctan, recurrent, fixed taus, spikes readout", surrogate::surrogate_kind::arctan,
