@@ -96,6 +96,18 @@ json read_settings_json(const surrogate_options& o) {
   return j;
 }
 
+// The run's duration_ms from the summary.json beside the spikes (a run's output folder, or the
+// folder above its phy/ or spikes.h5), or -1 when there is none.
+double run_duration_ms(const fs::path& data) {
+  const fs::path dir = fs::is_directory(data) ? data : data.parent_path();
+  for (const fs::path& f : {dir / "summary.json", dir.parent_path() / "summary.json"})
+    if (fs::exists(f)) {
+      const json j = read_json_object(f, "run summary");
+      if (j.contains("duration_ms") && j["duration_ms"].is_number()) return j["duration_ms"].get<double>();
+    }
+  return -1;
+}
+
 json curve(const fit_result& f) {
   json h = json::array();
   for (const auto& e : f.history)
@@ -170,10 +182,15 @@ decode_settings parse_settings(const json& j, const std::string& source) {
 }
 
 decode_report run_decoders(const predictor::spike_train& spikes, const target_series& target,
-                           const decode_settings& s) {
+                           const decode_settings& s, double run_end_ms) {
   decode_report r;
   const double start = s.start_ms >= 0 ? s.start_ms : target.times_ms.front();
   const double stop = s.stop_ms >= 0 ? s.stop_ms : target.end_ms;
+  // Bins after the run's end would count no spikes and still be scored.
+  if (run_end_ms >= 0 && stop > run_end_ms)
+    throw data_error(fmt::format("{}: the decoded window ends at {} ms (data.stop_ms, default the target's end_ms) "
+                                 "but the run lasted {} ms (its summary.json); expected a window within the run",
+                                 spikes.source, stop, run_end_ms));
   r.data = bin_data(spikes, target, s.bin_ms, start, stop);
   r.split = split_bins(r.data.counts.rows(), s.train_fraction, s.val_fraction);
   if (r.split.val_end - r.split.train_end < 2 || r.split.n - r.split.val_end < 2)
@@ -204,7 +221,7 @@ int run_surrogate(const surrogate_options& o) {
   const decode_settings s = parse_settings(read_settings_json(o), source);
   const predictor::spike_train spikes = predictor::read_spikes(o.data);
   const target_series target = read_target(o.target);
-  const decode_report r = run_decoders(spikes, target, s);
+  const decode_report r = run_decoders(spikes, target, s, run_duration_ms(o.data));
 
   const auto& names = r.data.names;
   if (!o.quiet) {

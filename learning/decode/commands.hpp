@@ -38,9 +38,10 @@ struct decode_report {
   bin_split split;
   std::vector<fit_result> fits;  // snn, mlp, gru
 };
-// The whole task on data already read: bins, standardises, trains the three decoders.
+// The whole task on data already read: bins, standardises, trains the three decoders. A window
+// reaching past `run_end_ms` (the run's duration, when known; negative when not) is refused.
 decode_report run_decoders(const predictor::spike_train& spikes, const target_series& target,
-                           const decode_settings& s);
+                           const decode_settings& s, double run_end_ms = -1);
 
 // Reads, runs, prints the table and writes `output`; returns the exit status.
 int run_surrogate(const surrogate_options& o);

@@ -5,6 +5,7 @@
 // instantiated for float (training) and double (gradient checks).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 

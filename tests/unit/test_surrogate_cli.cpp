@@ -2,7 +2,8 @@
 // a known target: the results file with the three models and their learning curves, identical
 // curves for the same seed (different ones for another seed), the binning of spikes and of the
 // piecewise-constant target against values worked out by hand, and exit status 2, with a message
-// naming the file, the JSON path and what was expected, and no results file, for bad input.
+// naming the file, the JSON path and what was expected, and no results file, for bad input
+// (targets of the wrong shape, non-finite values, windows outside the target or the run, settings).
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -191,4 +192,7 @@ TEST_CASE("learn surrogate: bad input is refused with exit status 2 and nothing 
   t = good;
   t["velocity"] = 1;
   refused(t, {}, {"unknown key 'velocity'"});
+  // A run's summary.json beside phy/ gives its duration: a window past it is refused.
+  write(d.path / "summary.json", R"({"duration_ms": 6000.0})");
+  refused(good, {}, {"phy", "ends at 8000 ms", "the run lasted 6000 ms", "within the run"});
 }
