@@ -14,6 +14,7 @@
 #include "engine/simulate.hpp"
 #include "io/config.hpp"
 #include "io/run_outputs.hpp"
+#include "learning/decode/commands.hpp"
 #include "learning/predictor/commands.hpp"
 #include "learning/predictor/spike_data.hpp"
 #include "plugins/loader.hpp"
@@ -223,6 +224,23 @@ int main(int argc, char** argv) {
   predict_sample->add_option("--seed", sample_opt.seed, "random seed")->capture_default_str();
   predict_sample->add_option("--sample-rate", sample_opt.sample_rate, "Hz, for phy spike_times.npy")
       ->capture_default_str();
+  // Learning rules on spike data (docs/surrogate.md): options here, the work in learning/decode.
+  auto* learn_cmd = app.add_subcommand("learn", "train learning rules on spike output");
+  learn_cmd->require_subcommand(1);
+  gs::decode::surrogate_options surrogate_opt;
+  auto* learn_surrogate = learn_cmd->add_subcommand(
+      "surrogate", "decode a continuous target from spikes: a surrogate-gradient spiking network, MLP and GRU; R^2");
+  learn_surrogate->add_option("data", surrogate_opt.data, "phy folder, run output folder or SONATA spikes .h5")
+      ->required();
+  learn_surrogate->add_option("--target", surrogate_opt.target, "JSON time series of the variable to decode")
+      ->required();
+  learn_surrogate->add_option("-c,--config", surrogate_opt.config_file,
+                              "JSON {\"data\": {...}, \"snn\": {...}, \"mlp\": {...}, \"gru\": {...}, \"train\": {...}}");
+  learn_surrogate->add_option("--set", surrogate_opt.sets, "override a setting: SECTION.KEY=VALUE")
+      ->allow_extra_args(false)
+      ->take_all();
+  learn_surrogate->add_option("-o,--output", surrogate_opt.output, "JSON results with the learning curves");
+  learn_surrogate->add_flag("-q,--quiet", surrogate_opt.quiet, "no table");
   app.add_flag_callback("--version", [] {
     std::printf("gillespike %s\n", GILLESPIKE_VERSION);
     std::exit(0);
@@ -240,6 +258,7 @@ int main(int argc, char** argv) {
     if (*predict_train) return gs::predictor::run_train(train_opt);
     if (*predict_eval) return gs::predictor::run_eval(eval_opt);
     if (*predict_sample) return gs::predictor::run_sample(sample_opt);
+    if (*learn_surrogate) return gs::decode::run_surrogate(surrogate_opt);
     return info(plugin_files);
   } catch (const gs::config_error& e) {
     std::fprintf(stderr, "gillespike: error: %s\n", e.what());

@@ -1,0 +1,44 @@
+// Recursive least squares for the plastic inputs of spiking neurons, the math of FORCE-style
+// training (Sussillo and Abbott 2009; Arthur, Kim, Chen, Preibisch and Darshan 2023): each neuron
+// keeps the inverse correlation matrix P of its own plastic inputs and moves their weights so
+// that its summed input follows a target. Not yet driven by the engine's clock loop.
+#pragma once
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <vector>
+
+namespace gs::rls {
+
+struct neuron_inputs {
+  std::vector<int> sources;  // indices into the activity vector given to update()
+  Eigen::VectorXd weights;   // one per source, the initial weights w0
+};
+
+// P starts as (lambda I + mu C)^-1 with C_jk = 1 where sources j and k have the same sign (both
+// excitatory or both inhibitory) and 0 otherwise: RLS then minimises
+//   sum_t (w . r_t - f_t)^2 + lambda |w - w0|^2 + mu ((sum_E (w - w0))^2 + (sum_I (w - w0))^2),
+// a ridge term plus a term that keeps each sign's summed weight near its start, the balance of
+// excitation and inhibition. Every update is the textbook one:
+//   k = P r / (1 + r' P r),  w -= (w . r - f) k,  P -= k (P r)'.
+class trainer {
+ public:
+  trainer(std::vector<neuron_inputs> neurons, const std::vector<bool>& excitatory_source, double lambda, double mu);
+  // One step for every neuron: `activity` (e.g. filtered spike trains of all sources) and one
+  // target per neuron. Neurons are updated in parallel (each owns its P and w), so the result does
+  // not depend on the number of threads.
+  void update(const Eigen::VectorXd& activity, const Eigen::VectorXd& target);
+  // Each neuron's plastic input w . r for `activity`.
+  Eigen::VectorXd input(const Eigen::VectorXd& activity) const;
+
+  std::size_t size() const { return neurons_.size(); }
+  const Eigen::VectorXd& weights(std::size_t neuron) const { return neurons_[neuron].weights; }
+  const Eigen::MatrixXd& inverse_correlation(std::size_t neuron) const { return P_[neuron]; }
+
+ private:
+  std::vector<neuron_inputs> neurons_;
+  std::vector<Eigen::MatrixXd> P_;
+};
+
+}  // namespace gs::rls
