@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 
@@ -12,6 +13,7 @@
 #include "learning/predictor/hawkes.hpp"
 #include "learning/predictor/sample.hpp"
 #include "learning/predictor/train.hpp"
+#include "learning/predictor/true_hawkes.hpp"
 
 namespace gs::predictor {
 
@@ -23,7 +25,8 @@ namespace {
 // The model settings a user chooses; the rest of model_config comes from the data.
 model_config apply_model_settings(model_config c, const json& j, const std::string& source) {
   const std::vector<std::string> known = {"width",      "blocks",      "heads",          "mlp_ratio",
-                                          "context",    "components",  "frequencies",    "min_interval_ms"};
+                                          "context",    "components",  "frequencies",    "min_interval_ms",
+                                          "history_basis"};
   for (const auto& [key, value] : j.items())
     if (std::find(known.begin(), known.end(), key) == known.end())
       throw data_error(fmt::format("{}: unknown model setting '{}' (known: {})", source, key, fmt::join(known, ", ")));
@@ -171,6 +174,12 @@ int run_eval(const eval_options& o) {
   predictors["hawkes"]["kernels"] = o.hawkes_kernels;
   predictors["hawkes"]["beta_per_ms"] = h.beta;
   predictors["hawkes"]["train_log_likelihood_per_event"] = h.log_likelihood;
+  metrics truth;
+  if (!o.true_run.empty()) {
+    truth = summarise(hawkes_network_truth::from_run(o.true_run, data.populations).score(data, first, end));
+    predictors["true_model"] = to_json(truth);
+    predictors["true_model"]["run_file"] = o.true_run.string();
+  }
 
   std::printf("%s on %s, %s split: events %zu..%zu (%zu scored), context %d, stride %d; NLL in nats per event, "
               "intervals in ms\n",
@@ -181,6 +190,7 @@ int run_eval(const eval_options& o) {
   print_metrics("transformer", model);
   print_metrics("poisson", poisson);
   print_metrics("hawkes", hawkes);
+  if (!o.true_run.empty()) print_metrics("true model", truth);
 
   fs::path out = o.output;
   if (out.empty()) out = fs::path(o.model).replace_extension(".eval.json");
@@ -220,7 +230,9 @@ int run_sample(const sample_options& o) {
   const event_sequence seq = to_events(data, state.model.cfg.min_interval_ms);
   const double t_start = data.t_ms[s.val_end - 1];
   const double duration = o.duration_ms > 0 ? o.duration_ms : data.t_ms.back() - t_start;
+  const auto t0 = std::chrono::steady_clock::now();
   const spike_train generated = sample_spikes(state.model, seq, s.val_end, t_start, duration, o.seed);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   write_spike_outputs(o.out_dir, generated, o.sample_rate);
 
   spike_train recorded;
@@ -230,8 +242,9 @@ int run_sample(const sample_options& o) {
     recorded.ids.push_back(data.ids[k]);
   }
   const json cmp = compare_trains(generated, recorded);
-  std::printf("%zu spikes generated over %.1f ms from %s, after event %zu of %s; written to %s\n", generated.size(),
-              duration, o.model.string().c_str(), s.val_end, data.source.c_str(), o.out_dir.string().c_str());
+  std::printf("%zu spikes generated over %.1f ms from %s, after event %zu of %s (%.0f events/s); written to %s\n",
+              generated.size(), duration, o.model.string().c_str(), s.val_end, data.source.c_str(),
+              double(generated.size()) / seconds, o.out_dir.string().c_str());
   std::printf("  %-34s %12s %12s\n", "", "generated", "held out");
   auto row = [&](const char* name, const json& v) {
     std::printf("  %-34s %12.4g %12.4g\n", name, v["generated"].get<double>(), v["recorded"].get<double>());

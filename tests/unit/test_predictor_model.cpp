@@ -108,6 +108,36 @@ TEST_CASE("spike transformer: NLL parts are -log of the heads' probability and d
   CHECK(od2.time[2] != od.time[2]);
 }
 
+TEST_CASE("spike transformer: the key/value cache predicts as forward over the same tokens") {
+  // What sampling draws from: the neuron probabilities and the interval mixture of the newest
+  // position, token by token, with the cache and with a full forward pass over the window.
+  spike_transformer<double> cached(tiny_config(), 21);
+  nn::init_rng rng(22);
+  for (auto* p : cached.parameters()) nn::fill_normal(p->value, 0.3, rng);
+  spike_transformer<double> full = cached;
+  const std::vector<int> ids = {0, 5, 3, 3, 6, 1, 2, 4, 4, 0};
+  const std::vector<double> tau = {0.2, 1.5, 0.01, 3.0, 0.4, 0.7, 2.2, 0.05, 9.0, 1.1};
+  for (int pass = 0; pass < 2; ++pass) {  // the second after a reset, from a later token
+    const std::size_t first = pass == 0 ? 0 : 4;
+    cached.reset_cache();
+    for (std::size_t n = first; n < ids.size(); ++n) {
+      cached.append(ids[n], tau[n]);
+      const auto w_ids = std::span(ids).subspan(first, n + 1 - first);
+      const auto w_tau = std::span(tau).subspan(first, n + 1 - first);
+      full.forward({w_ids, w_ids, w_tau, w_tau});  // targets are placeholders
+      const auto last = Eigen::Index(n - first);
+      INFO("pass " << pass << ", token " << n);
+      CHECK((cached.mark_probabilities().row(0) - full.mark_probabilities().row(last)).cwiseAbs().maxCoeff() < 1e-12);
+      const auto a = cached.interval_mixture(0), b = full.interval_mixture(last);
+      for (std::size_t k = 0; k < a.mu.size(); ++k) {
+        CHECK(a.log_w[k] == doctest::Approx(b.log_w[k]).epsilon(1e-12));
+        CHECK(a.mu[k] == doctest::Approx(b.mu[k]).epsilon(1e-12));
+        CHECK(a.sigma[k] == doctest::Approx(b.sigma[k]).epsilon(1e-12));
+      }
+    }
+  }
+}
+
 TEST_CASE("training on a Poisson recording approaches the true NLL") {
   const std::vector<double> rates = {0.5, 0.25, 0.15, 0.1};  // per ms
   const spike_train data = poisson_train(rates, 12000, 5);
