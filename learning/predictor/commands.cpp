@@ -119,7 +119,7 @@ int run_train(const train_options& o) {
   use_vocabulary(data, state.model.cfg.populations);
   const event_sequence seq = to_events(data, state.model.cfg.min_interval_ms);
   if (!o.quiet) {
-    std::printf("%s: %zu spikes, %d neurons, %.1f ms; %zu zero intervals raised to %g ms\n", data.source.c_str(),
+    std::printf("%s: %zu spikes, %d neurons, %.1f ms; %zu intervals under %g ms raised to it\n", data.source.c_str(),
                 data.size(), data.vocabulary(), data.t_ms.back() - data.t_ms.front(), seq.clamped,
                 state.model.cfg.min_interval_ms);
     std::printf("model: width %d, %d blocks, %d heads, context %d, %d mixture components, %zu parameters\n",

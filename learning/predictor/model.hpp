@@ -62,13 +62,12 @@ class spike_history {
  public:
   nn::param<T> coef;  // populations x basis
   spike_history() = default;
-  spike_history(const model_config& c);
+  explicit spike_history(const model_config& c);
   void forward(nn::mat<T>& logits, std::span<const int> ids, std::span<const double> tau);  // adds in place
   void backward(const nn::mat<T>& dlogits);  // the ids and times are not differentiable
 
-  // Calls f(i, k, b, weight) for every nonzero hat value of a pair (position i, token k <= i) of
-  // the window: the terms forward adds, which training's initial fit counts.
-  // Positions from `first` on only.
+  // Calls f(i, k, b, weight) for every nonzero hat value of a pair (position i >= first, token
+  // k <= i) of the window: the terms forward adds, which training's initial fit counts.
   template <class F>
   void visit(std::span<const int> ids, std::span<const double> tau, F&& f, std::size_t first = 0) {
     ids_.assign(ids.begin(), ids.end());

@@ -104,14 +104,10 @@ std::int64_t steps_per_epoch(const train_config& t, const model_config& m, std::
   return std::max<std::int64_t>(1, std::int64_t(train_events) / (std::int64_t(t.batch) * m.context));
 }
 
-}  // namespace
-
-namespace {
-
 // The interval head starts as the training split's distribution of intervals, whatever the
 // history: a mixture of Gaussians fitted by EM to the standardised log intervals, in the head's
-// bias (weight logits, means, log standard deviations), so training starts from a model at least
-// as good at timing as the Poisson baseline's exponential.
+// bias (weight logits, means, log standard deviations), so training starts from the marginal
+// interval distribution rather than a random density.
 void fit_interval_start(spike_transformer<float>& model, const event_sequence& seq, std::size_t end) {
   const int K = model.cfg.components;
   std::vector<double> z;
@@ -122,7 +118,7 @@ void fit_interval_start(spike_transformer<float>& model, const event_sequence& s
   std::vector<double> w(k_count, 1.0 / K), mu(k_count, 0.0), var(k_count, 0.25), r(k_count, 0.0);
   for (int k = 0; k < K; ++k) mu[std::size_t(k)] = sorted[std::size_t((k + 0.5) / K * double(sorted.size()))];
   for (int it = 0; it < 50; ++it) {
-    std::vector<double> sw(std::size_t(K), 0.0), sz(std::size_t(K), 0.0), szz(std::size_t(K), 0.0);
+    std::vector<double> sw(k_count, 0.0), sz(k_count, 0.0), szz(k_count, 0.0);
     for (double x : z) {
       double top = -1e300;
       for (std::size_t k = 0; k < r.size(); ++k) {
