@@ -176,7 +176,22 @@ int run_eval(const eval_options& o) {
   predictors["hawkes"]["train_log_likelihood_per_event"] = h.log_likelihood;
   metrics truth;
   if (!o.true_run.empty()) {
-    truth = summarise(hawkes_network_truth::from_run(o.true_run, data.populations).score(data, first, end));
+    const hawkes_network_truth net = hawkes_network_truth::from_run(o.true_run, data.populations);
+    // A run's summary.json (next to phy/ or spikes.h5) names its seed and synapse count: a run file
+    // that rebuilds another network (a --set given to `run` and not here) is refused.
+    const fs::path dir = fs::is_directory(o.data) && !fs::exists(o.data / "spike_clusters.npy") ? o.data
+                                                                                               : o.data.parent_path();
+    if (std::ifstream in(dir / "summary.json"); in) {
+      const json summary = json::parse(in, nullptr, false);
+      if (!summary.is_discarded() && (summary.value("seed", net.seed) != net.seed ||
+                                      summary.value("synapses", net.synapses) != net.synapses))
+        throw data_error(fmt::format("{}: the run file rebuilds seed {} with {} synapses, but {} says the recording "
+                                     "had seed {} and {} synapses (give the run file with the --set overrides it "
+                                     "was run with)",
+                                     o.true_run.string(), net.seed, net.synapses, (dir / "summary.json").string(),
+                                     summary.value("seed", net.seed), summary.value("synapses", net.synapses)));
+    }
+    truth = summarise(net.score(data, first, end));
     predictors["true_model"] = to_json(truth);
     predictors["true_model"]["run_file"] = o.true_run.string();
   }

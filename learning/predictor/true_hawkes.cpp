@@ -44,6 +44,7 @@ hawkes_network_truth hawkes_network_truth::from_run(const fs::path& run_file,
     truth.tau_ms.push_back(p.tau);
   }
   const network net = build_network(cfg, reg);
+  truth.seed = cfg.seed;
   truth.mu_per_ms.resize(net.neurons);
   truth.population_of.resize(net.neurons);
   truth.out.resize(net.neurons);
@@ -65,6 +66,7 @@ hawkes_network_truth hawkes_network_truth::from_run(const fs::path& run_file,
         if (w < 0) throw refuse(fmt::format("{} has a negative weight ({})", pr.path, w));
         // hawkes_linear: an input of weight w adds w * 1e3 / tau Hz, decaying with tau.
         truth.out[src.first_gid + s].push_back({int(tgt.first_gid + pr.targets[e]), d, w / params[pr.target].tau});
+        ++truth.synapses;
       }
   }
   // Tokens: a phy recording numbers neurons by global id; a SONATA one by population and node id.

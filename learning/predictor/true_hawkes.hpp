@@ -5,6 +5,7 @@
 // --true-run` reports it: the floor a fitted model's NLL per event can approach.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@ struct hawkes_network_truth {
   std::vector<double> tau_ms;            // per population: kernel decay time
   std::vector<std::vector<synapse>> out;  // per source neuron
   std::vector<int> neuron_of_token;      // token of `vocabulary` -> neuron
+  std::uint64_t seed = 0, synapses = 0;  // of the rebuilt network, to check against the run's summary
 
   // Throws data_error when the run has anything but hawkes_linear populations with constant
   // parameters, has stimuli (inputs the recording does not show), negative weights, or when a

@@ -49,5 +49,13 @@ TEST_CASE("predict eval --true-run: the generating Hawkes network against the fi
   r = cli({"predict", "eval", model, data, "--true-run", std::string(GS_SOURCE_DIR) + "/examples/cuba.json"}, dir);
   CHECK(r.status == 2);
   CHECK(has(r.err, "population \"exc\" has model lif_psc_exp"));
+  // So is a recording whose summary.json names another seed than the run file rebuilds (a --set
+  // given to `run`), and nothing is written.
+  const auto other = (dir / "other").string(), other_out = (dir / "other.json").string();
+  REQUIRE(cli({"run", run_file, "-o", other, "-q", "--set", "run.seed=12"}, dir).status == 0);
+  r = cli({"predict", "eval", model, other, "--true-run", run_file, "-o", other_out}, dir);
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "rebuilds seed 11 with 300 synapses"));
+  CHECK(!fs::exists(other_out));
   fs::remove_all(dir);
 }
