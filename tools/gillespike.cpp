@@ -214,6 +214,8 @@ int main(int argc, char** argv) {
                            "Hawkes kernels per population pair, or per neuron pair")
       ->check(CLI::IsMember({"population", "neuron"}))
       ->capture_default_str();
+  predict_eval->add_option("--true-run", eval_opt.true_run,
+                           "run file of the hawkes_linear network that made the data: also score the true model");
   gs::predictor::sample_options sample_opt;
   auto* predict_sample = predict_cmd->add_subcommand("sample", "generate spikes from a model and compare with held-out");
   predict_sample->add_option("model", sample_opt.model, "GiT{epoch}.model")->required();

@@ -172,6 +172,26 @@ mat<T> causal_self_attention<T>::backward(const mat<T>& dy) {
   return qkv.backward(dqkv);
 }
 
+template <class T>
+mat<T> causal_self_attention<T>::step(const mat<T>& x, kv_cache& cache) {
+  assert(x.rows() == 1);
+  const Eigen::Index d = x.cols(), dh = d / heads_, n = cache.k.rows() + 1;
+  const mat<T> row = qkv.forward(x);
+  cache.k.conservativeResize(n, d);
+  cache.v.conservativeResize(n, d);
+  cache.k.row(n - 1) = row.middleCols(d, d);
+  cache.v.row(n - 1) = row.middleCols(2 * d, d);
+  mat<T> out(1, d);
+  for (int h = 0; h < heads_; ++h) {
+    Eigen::Matrix<T, 1, Eigen::Dynamic> s = row.middleCols(h * dh, dh) * cache.k.middleCols(h * dh, dh).transpose();
+    s *= T(1) / std::sqrt(T(dh));
+    s = (s.array() - s.maxCoeff()).exp();
+    s /= s.sum();
+    out.middleCols(h * dh, dh).noalias() = s * cache.v.middleCols(h * dh, dh);
+  }
+  return proj.forward(out);
+}
+
 // ---- transformer block
 
 template <class T>
@@ -186,6 +206,12 @@ transformer_block<T>::transformer_block(int width, int heads, int mlp_width, int
 template <class T>
 mat<T> transformer_block<T>::forward(const mat<T>& x) {
   mat<T> h = x + attn.forward(ln1.forward(x));
+  return h + fc2.forward(act.forward(fc1.forward(ln2.forward(h))));
+}
+
+template <class T>
+mat<T> transformer_block<T>::step(const mat<T>& x, typename causal_self_attention<T>::kv_cache& cache) {
+  mat<T> h = x + attn.step(ln1.forward(x), cache);
   return h + fc2.forward(act.forward(fc1.forward(ln2.forward(h))));
 }
 

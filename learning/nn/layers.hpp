@@ -87,6 +87,14 @@ class causal_self_attention {
     proj.collect(out);
   }
 
+  // Incremental decoding (no backward): the keys and values of the tokens seen so far, one row
+  // each; step takes one new token's row, appends its key and value, and returns its output,
+  // equal to the last row of forward over all the tokens, at the cost of one row.
+  struct kv_cache {
+    mat<T> k, v;
+  };
+  mat<T> step(const mat<T>& x, kv_cache& cache);
+
  private:
   int heads_ = 1;
   mat<T> qkv_out_;
@@ -108,6 +116,8 @@ class transformer_block {
   mat<T> forward(const mat<T>& x);
   mat<T> backward(const mat<T>& dy);
   void collect(param_list<T>& out);
+  // One new token's row through the block, attending via `cache` (see causal_self_attention::step).
+  mat<T> step(const mat<T>& x, typename causal_self_attention<T>::kv_cache& cache);
 };
 
 // Softmax over each row of logits with one target class per row: loss_i = -log softmax(z_i)[y_i].

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 
@@ -12,6 +13,7 @@
 #include "learning/predictor/hawkes.hpp"
 #include "learning/predictor/sample.hpp"
 #include "learning/predictor/train.hpp"
+#include "learning/predictor/true_hawkes.hpp"
 
 namespace gs::predictor {
 
@@ -23,7 +25,8 @@ namespace {
 // The model settings a user chooses; the rest of model_config comes from the data.
 model_config apply_model_settings(model_config c, const json& j, const std::string& source) {
   const std::vector<std::string> known = {"width",      "blocks",      "heads",          "mlp_ratio",
-                                          "context",    "components",  "frequencies",    "min_interval_ms"};
+                                          "context",    "components",  "frequencies",    "min_interval_ms",
+                                          "history_basis"};
   for (const auto& [key, value] : j.items())
     if (std::find(known.begin(), known.end(), key) == known.end())
       throw data_error(fmt::format("{}: unknown model setting '{}' (known: {})", source, key, fmt::join(known, ", ")));
@@ -116,7 +119,7 @@ int run_train(const train_options& o) {
   use_vocabulary(data, state.model.cfg.populations);
   const event_sequence seq = to_events(data, state.model.cfg.min_interval_ms);
   if (!o.quiet) {
-    std::printf("%s: %zu spikes, %d neurons, %.1f ms; %zu zero intervals raised to %g ms\n", data.source.c_str(),
+    std::printf("%s: %zu spikes, %d neurons, %.1f ms; %zu intervals under %g ms raised to it\n", data.source.c_str(),
                 data.size(), data.vocabulary(), data.t_ms.back() - data.t_ms.front(), seq.clamped,
                 state.model.cfg.min_interval_ms);
     std::printf("model: width %d, %d blocks, %d heads, context %d, %d mixture components, %zu parameters\n",
@@ -171,6 +174,27 @@ int run_eval(const eval_options& o) {
   predictors["hawkes"]["kernels"] = o.hawkes_kernels;
   predictors["hawkes"]["beta_per_ms"] = h.beta;
   predictors["hawkes"]["train_log_likelihood_per_event"] = h.log_likelihood;
+  metrics truth;
+  if (!o.true_run.empty()) {
+    const hawkes_network_truth net = hawkes_network_truth::from_run(o.true_run, data.populations);
+    // A run's summary.json (next to phy/ or spikes.h5) names its seed and synapse count: a run file
+    // that rebuilds another network (a --set given to `run` and not here) is refused.
+    const fs::path dir = fs::is_directory(o.data) && !fs::exists(o.data / "spike_clusters.npy") ? o.data
+                                                                                               : o.data.parent_path();
+    if (std::ifstream in(dir / "summary.json"); in) {
+      const json summary = json::parse(in, nullptr, false);
+      if (!summary.is_discarded() && (summary.value("seed", net.seed) != net.seed ||
+                                      summary.value("synapses", net.synapses) != net.synapses))
+        throw data_error(fmt::format("{}: the run file rebuilds seed {} with {} synapses, but {} says the recording "
+                                     "had seed {} and {} synapses (give the run file with the --set overrides it "
+                                     "was run with)",
+                                     o.true_run.string(), net.seed, net.synapses, (dir / "summary.json").string(),
+                                     summary.value("seed", net.seed), summary.value("synapses", net.synapses)));
+    }
+    truth = summarise(net.score(data, first, end));
+    predictors["true_model"] = to_json(truth);
+    predictors["true_model"]["run_file"] = o.true_run.string();
+  }
 
   std::printf("%s on %s, %s split: events %zu..%zu (%zu scored), context %d, stride %d; NLL in nats per event, "
               "intervals in ms\n",
@@ -181,6 +205,7 @@ int run_eval(const eval_options& o) {
   print_metrics("transformer", model);
   print_metrics("poisson", poisson);
   print_metrics("hawkes", hawkes);
+  if (!o.true_run.empty()) print_metrics("true model", truth);
 
   fs::path out = o.output;
   if (out.empty()) out = fs::path(o.model).replace_extension(".eval.json");
@@ -220,7 +245,9 @@ int run_sample(const sample_options& o) {
   const event_sequence seq = to_events(data, state.model.cfg.min_interval_ms);
   const double t_start = data.t_ms[s.val_end - 1];
   const double duration = o.duration_ms > 0 ? o.duration_ms : data.t_ms.back() - t_start;
+  const auto t0 = std::chrono::steady_clock::now();
   const spike_train generated = sample_spikes(state.model, seq, s.val_end, t_start, duration, o.seed);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   write_spike_outputs(o.out_dir, generated, o.sample_rate);
 
   spike_train recorded;
@@ -230,8 +257,9 @@ int run_sample(const sample_options& o) {
     recorded.ids.push_back(data.ids[k]);
   }
   const json cmp = compare_trains(generated, recorded);
-  std::printf("%zu spikes generated over %.1f ms from %s, after event %zu of %s; written to %s\n", generated.size(),
-              duration, o.model.string().c_str(), s.val_end, data.source.c_str(), o.out_dir.string().c_str());
+  std::printf("%zu spikes generated over %.1f ms from %s, after event %zu of %s (%.0f events/s); written to %s\n",
+              generated.size(), duration, o.model.string().c_str(), s.val_end, data.source.c_str(),
+              double(generated.size()) / seconds, o.out_dir.string().c_str());
   std::printf("  %-34s %12s %12s\n", "", "generated", "held out");
   auto row = [&](const char* name, const json& v) {
     std::printf("  %-34s %12.4g %12.4g\n", name, v["generated"].get<double>(), v["recorded"].get<double>());

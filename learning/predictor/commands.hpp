@@ -30,9 +30,10 @@ struct eval_options {
   std::vector<double> hawkes_betas = {0.2, 1.0, 5.0};  // per ms, the grid for the kernels' decay rate
   int hawkes_iterations = 20;   // EM steps per beta
   std::string hawkes_kernels = "population";  // population (shared by population pairs) | neuron
+  std::filesystem::path true_run;  // optional: the run file of a hawkes_linear network that made the data
 };
 // Scores the transformer and the Poisson and Hawkes baselines (fitted on the training split) on
-// the same events; prints and writes JSON.
+// the same events, and with true_run the generating Hawkes network too; prints and writes JSON.
 int run_eval(const eval_options& o);
 
 struct sample_options {

@@ -39,8 +39,10 @@ metrics summarise(const std::vector<event_score>& scores) {
   for (const auto& s : scores) {
     m.nll_time += s.nll_time;
     m.nll_mark += s.nll_mark;
-    m.top1 += s.rank == 0;
-    m.top5 += s.rank < 5;
+    // Expected top-k hit when equally probable neurons are ordered at random.
+    auto top = [&](int k) { return std::clamp(double(k - s.rank) / double(s.ties + 1), 0.0, 1.0); };
+    m.top1 += top(1);
+    m.top5 += top(5);
     m.mae_ms += std::abs(s.predicted_ms - s.actual_ms);
     se += (s.predicted_ms - s.actual_ms) * (s.predicted_ms - s.actual_ms);
     u.push_back(s.u);
@@ -88,6 +90,7 @@ std::vector<event_score> score_model(const spike_transformer<T>& model, const ev
         s.nll_mark = double(out.mark[std::size_t(i)]);
         const T p = probs(i, seq.ids[j]);
         s.rank = int((probs.row(i).array() > p).count());
+        s.ties = int((probs.row(i).array() == p).count()) - 1;
         const auto mix = m.interval_mixture(i);
         s.predicted_ms = mix.mean();
         s.actual_ms = seq.tau[j];
@@ -124,6 +127,7 @@ std::vector<event_score> poisson_baseline::score(const event_sequence& seq, std:
     s.nll_time = -std::log(total) + total * tau;
     s.nll_mark = -std::log(r / total);
     s.rank = int(std::count_if(rate_per_ms.begin(), rate_per_ms.end(), [&](double q) { return q > r; }));
+    s.ties = int(std::count(rate_per_ms.begin(), rate_per_ms.end(), r)) - 1;
     s.predicted_ms = 1 / total;
     s.actual_ms = tau;
     s.u = -std::expm1(-total * tau);

@@ -28,6 +28,7 @@ metrics metrics_from_json(const nlohmann::json& j);
 struct event_score {
   double nll_time = 0, nll_mark = 0;
   int rank = 0;  // neurons given a strictly higher probability than the one that fired
+  int ties = 0;  // other neurons given exactly its probability: top-k counts them as a fair draw
   double predicted_ms = 0, actual_ms = 0;
   double u = 0;  // predicted CDF of the interval at the observed interval
 };

@@ -152,6 +152,7 @@ std::vector<event_score> hawkes_baseline::score(const event_sequence& seq, std::
       s.nll_time = -std::log(ground) + compensator;
       s.nll_mark = -std::log(lam[m] / ground);
       s.rank = int(std::count_if(lam.begin(), lam.end(), [&](double l) { return l > lam[m]; }));
+      s.ties = int(std::count(lam.begin(), lam.end(), lam[m])) - 1;
       s.u = -std::expm1(-compensator);
       s.actual_ms = tau;
       // E[interval] = integral of the survival exp(-(M x + A (1 - e^{-beta x}) / beta)) dx, by

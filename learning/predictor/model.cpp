@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cassert>
 #include <cmath>
 
@@ -19,6 +20,9 @@ json to_json(const model_config& c) {
           {"context", c.context},
           {"components", c.components},
           {"frequencies", c.frequencies},
+          {"history_basis", c.history_basis},
+          {"history_min_ms", c.history_min_ms},
+          {"history_max_ms", c.history_max_ms},
           {"min_interval_ms", c.min_interval_ms},
           {"log_tau_shift", c.log_tau_shift},
           {"log_tau_scale", c.log_tau_scale},
@@ -42,6 +46,9 @@ model_config model_config_from_json(const json& j, const std::string& source) {
   get("context", c.context);
   get("components", c.components);
   get("frequencies", c.frequencies);
+  get("history_basis", c.history_basis);
+  get("history_min_ms", c.history_min_ms);
+  get("history_max_ms", c.history_max_ms);
   get("min_interval_ms", c.min_interval_ms);
   get("log_tau_shift", c.log_tau_shift);
   get("log_tau_scale", c.log_tau_scale);
@@ -55,7 +62,8 @@ model_config model_config_from_json(const json& j, const std::string& source) {
     c.populations.push_back(r);
   }
   if (c.width <= 0 || c.heads <= 0 || c.width % c.heads != 0 || c.blocks < 0 || c.mlp_ratio <= 0 ||
-      c.context < 1 || c.components < 1 || c.frequencies < 0 || !(c.min_interval_ms > 0) || !(c.log_tau_scale > 0) ||
+      c.context < 1 || c.components < 1 || c.frequencies < 0 || c.history_basis < 0 || c.history_basis == 1 ||
+      !(c.history_min_ms > 0) || !(c.history_max_ms > c.history_min_ms) || !(c.min_interval_ms > 0) || !(c.log_tau_scale > 0) ||
       c.vocabulary() <= 0)
     throw data_error(fmt::format("{}: invalid model configuration {}", source, j.dump()));
   return c;
@@ -81,6 +89,39 @@ window window_at(const event_sequence& seq, std::size_t start, std::size_t n) {
 }
 
 template <class T>
+spike_history<T>::spike_history(const model_config& c)
+    : coef("history.coef", Eigen::Index(c.populations.size()), c.history_basis, false) {
+  for (const auto& p : c.populations) pop_.insert(pop_.end(), std::size_t(p.size), int(&p - c.populations.data()));
+  log_min_ = std::log(c.history_min_ms);
+  if (c.history_basis > 1) inv_step_ = double(c.history_basis - 1) / std::log(c.history_max_ms / c.history_min_ms);
+}
+
+template <class T>
+void spike_history<T>::forward(nn::mat<T>& logits, std::span<const int> ids, std::span<const double> tau) {
+  visit(ids, tau, [&](std::size_t i, std::size_t k, int b, double w) {
+    const int n = ids_[k];
+    logits(Eigen::Index(i), n) += T(w) * coef.value(pop_[std::size_t(n)], b);
+  });
+}
+
+template <class T>
+void spike_history<T>::add_last(nn::mat<T>& logits, std::span<const int> ids, std::span<const double> tau) {
+  assert(logits.rows() == 1 && !ids.empty());
+  visit(ids, tau, [&](std::size_t, std::size_t k, int b, double w) {
+    const int n = ids_[k];
+    logits(0, n) += T(w) * coef.value(pop_[std::size_t(n)], b);
+  }, ids.size() - 1);
+}
+
+template <class T>
+void spike_history<T>::backward(const nn::mat<T>& dlogits) {
+  for_each_pair([&](std::size_t i, std::size_t k, int b, double w) {
+    const int n = ids_[k];
+    coef.grad(pop_[std::size_t(n)], b) += T(w) * dlogits(Eigen::Index(i), n);
+  }, 0);
+}
+
+template <class T>
 spike_transformer<T>::spike_transformer(const model_config& c, std::uint64_t seed) : cfg(c) {
   nn::init_rng rng(seed);
   token = nn::embedding<T>(c.vocabulary(), c.width, "token", rng);
@@ -90,6 +131,7 @@ spike_transformer<T>::spike_transformer(const model_config& c, std::uint64_t see
   ln_f = nn::layer_norm<T>(c.width, "ln_f");
   mark_out = nn::linear<T>(c.width, c.vocabulary(), "mark_out", rng);
   time_out = nn::linear<T>(c.width, 3 * c.components, "time_out", rng);
+  history = spike_history<T>(c);
   interval = nn::lognormal_mixture<T>(c.components);
   interval.shift = c.log_tau_shift;
   interval.scale = c.log_tau_scale;
@@ -117,7 +159,9 @@ typename spike_transformer<T>::nll spike_transformer<T>::forward(const window& w
   for (auto& b : blocks) x = b.forward(x);
   const nn::mat<T> h = ln_f.forward(x);
   nll out;
-  out.mark = mark_nll.forward(mark_out.forward(h), w.next_ids);
+  nn::mat<T> logits = mark_out.forward(h);
+  history.forward(logits, w.ids, w.tau);
+  out.mark = mark_nll.forward(logits, w.next_ids);
   mix_params_ = time_out.forward(h);
   out.time = interval.forward(mix_params_, w.next_tau);
   return out;
@@ -125,11 +169,35 @@ typename spike_transformer<T>::nll spike_transformer<T>::forward(const window& w
 
 template <class T>
 void spike_transformer<T>::backward(std::span<const T> dtime, std::span<const T> dmark) {
-  nn::mat<T> dh = mark_out.backward(mark_nll.backward(dmark)) + time_out.backward(interval.backward(dtime));
+  const nn::mat<T> dlogits = mark_nll.backward(dmark);
+  history.backward(dlogits);
+  nn::mat<T> dh = mark_out.backward(dlogits) + time_out.backward(interval.backward(dtime));
   nn::mat<T> dx = ln_f.backward(dh);
   for (auto b = blocks.rbegin(); b != blocks.rend(); ++b) dx = b->backward(dx);
   token.backward(dx);
   time_in.backward(dx);  // the features are fixed: their gradient is not needed
+}
+
+template <class T>
+void spike_transformer<T>::reset_cache() {
+  cache_.assign(blocks.size(), {});
+  cache_ids_.clear();
+  cache_tau_.clear();
+}
+
+template <class T>
+void spike_transformer<T>::append(int id, double tau) {
+  if (cache_.size() != blocks.size()) reset_cache();
+  cache_ids_.push_back(id);
+  cache_tau_.push_back(tau);
+  const std::array<int, 1> one{id};
+  nn::mat<T> x = token.forward(one) + time_in.forward(time_features(std::span(cache_tau_).last(1)));
+  for (std::size_t b = 0; b < blocks.size(); ++b) x = blocks[b].step(x, cache_[b]);
+  const nn::mat<T> h = ln_f.forward(x);
+  nn::mat<T> logits = mark_out.forward(h);
+  history.add_last(logits, cache_ids_, cache_tau_);
+  mark_nll.forward(logits, one);  // for its probabilities; the target is a placeholder
+  mix_params_ = time_out.forward(h);
 }
 
 template <class T>
@@ -141,9 +209,12 @@ nn::param_list<T> spike_transformer<T>::parameters() {
   ln_f.collect(ps);
   mark_out.collect(ps);
   time_out.collect(ps);
+  if (cfg.history_basis > 0) ps.push_back(&history.coef);
   return ps;
 }
 
+template class spike_history<float>;
+template class spike_history<double>;
 template class spike_transformer<float>;
 template class spike_transformer<double>;
 

@@ -19,37 +19,37 @@ using nlohmann::json;
 
 spike_train sample_spikes(const spike_transformer<float>& model, const event_sequence& seq, std::size_t history_end,
                           double t_start, double duration_ms, std::uint64_t seed) {
-  spike_transformer<float> m = model;  // forward caches activations
+  spike_transformer<float> m = model;  // the cache lives in the model
   std::mt19937_64 rng(seed);
-  const std::size_t L = std::size_t(m.cfg.context);
+  const std::size_t L = std::size_t(m.cfg.context), keep = L - std::max<std::size_t>(1, L / 2);
+  // The current window's tokens: the last (up to L) recorded events to start with.
   const std::size_t from = history_end > L + 1 ? history_end - L : 1;
   std::vector<int> ids(seq.ids.begin() + std::ptrdiff_t(from), seq.ids.begin() + std::ptrdiff_t(history_end));
   std::vector<double> tau(seq.tau.begin() + std::ptrdiff_t(from), seq.tau.begin() + std::ptrdiff_t(history_end));
+  m.reset_cache();
+  for (std::size_t k = 0; k < ids.size(); ++k) m.append(ids[k], tau[k]);
   spike_train out;
   out.populations = m.cfg.populations;
   out.source = "sampled";
   double t = t_start;
   while (true) {
-    const std::size_t n = ids.size();
-    // forward also scores targets: the inputs stand in for them, since only the last position's
-    // predictions are used.
-    const window w{ids, ids, tau, tau};
-    m.forward(w);
-    const auto i = Eigen::Index(n - 1);
-    const double next_tau = std::max(m.interval_mixture(i).sample(rng), m.cfg.min_interval_ms);
-    const auto probs = m.mark_probabilities().row(i);
+    const double next_tau = std::max(m.interval_mixture(0).sample(rng), m.cfg.min_interval_ms);
+    const auto probs = m.mark_probabilities().row(0);
     std::discrete_distribution<int> who(probs.data(), probs.data() + probs.size());
     const int next_id = who(rng);
     t += next_tau;
     if (t > t_start + duration_ms) break;
     out.t_ms.push_back(t);
     out.ids.push_back(next_id);
+    if (ids.size() == L) {  // full: restart the window from its last `keep` tokens
+      ids.erase(ids.begin(), ids.end() - std::ptrdiff_t(keep));
+      tau.erase(tau.begin(), tau.end() - std::ptrdiff_t(keep));
+      m.reset_cache();
+      for (std::size_t k = 0; k < ids.size(); ++k) m.append(ids[k], tau[k]);
+    }
     ids.push_back(next_id);
     tau.push_back(next_tau);
-    if (ids.size() > L) {
-      ids.erase(ids.begin());
-      tau.erase(tau.begin());
-    }
+    m.append(next_id, next_tau);
   }
   return out;
 }

@@ -13,8 +13,10 @@
 namespace gs::predictor {
 
 // Continues `history` (events [0, history_end) of seq, whose last event is at t_start) for
-// duration_ms: each step runs the model on the last `context` events and draws the next interval
-// from the mixture and the next neuron from the softmax. The result has the model's vocabulary.
+// duration_ms: each step draws the next interval from the mixture and the next neuron from the
+// softmax, predicted with the key/value cache from a window that, as in evaluation, grows to
+// `context` events and then restarts from its last context - context / 2, so every draw sees at
+// least context - context / 2 events of history. The result has the model's vocabulary.
 spike_train sample_spikes(const spike_transformer<float>& model, const event_sequence& seq, std::size_t history_end,
                           double t_start, double duration_ms, std::uint64_t seed);
 

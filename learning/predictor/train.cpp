@@ -104,6 +104,70 @@ std::int64_t steps_per_epoch(const train_config& t, const model_config& m, std::
   return std::max<std::int64_t>(1, std::int64_t(train_events) / (std::int64_t(t.batch) * m.context));
 }
 
+// The interval head starts as the training split's distribution of intervals, whatever the
+// history: a mixture of Gaussians fitted by EM to the standardised log intervals, in the head's
+// bias (weight logits, means, log standard deviations), so training starts from the marginal
+// interval distribution rather than a random density.
+void fit_interval_start(spike_transformer<float>& model, const event_sequence& seq, std::size_t end) {
+  const int K = model.cfg.components;
+  std::vector<double> z;
+  for (std::size_t i = 1; i < end; ++i) z.push_back((std::log(seq.tau[i]) - model.cfg.log_tau_shift) / model.cfg.log_tau_scale);
+  std::vector<double> sorted = z;
+  std::sort(sorted.begin(), sorted.end());
+  const auto k_count = std::size_t(K);
+  std::vector<double> w(k_count, 1.0 / K), mu(k_count, 0.0), var(k_count, 0.25), r(k_count, 0.0);
+  for (int k = 0; k < K; ++k) mu[std::size_t(k)] = sorted[std::size_t((k + 0.5) / K * double(sorted.size()))];
+  for (int it = 0; it < 50; ++it) {
+    std::vector<double> sw(k_count, 0.0), sz(k_count, 0.0), szz(k_count, 0.0);
+    for (double x : z) {
+      double top = -1e300;
+      for (std::size_t k = 0; k < r.size(); ++k) {
+        r[k] = std::log(w[k]) - 0.5 * (x - mu[k]) * (x - mu[k]) / var[k] - 0.5 * std::log(var[k]);
+        top = std::max(top, r[k]);
+      }
+      double sum = 0;
+      for (double& v : r) sum += (v = std::exp(v - top));
+      for (std::size_t k = 0; k < r.size(); ++k) {
+        sw[k] += r[k] / sum;
+        sz[k] += r[k] / sum * x;
+        szz[k] += r[k] / sum * x * x;
+      }
+    }
+    for (std::size_t k = 0; k < r.size(); ++k) {
+      w[k] = std::max(sw[k] / double(z.size()), 1e-6);
+      mu[k] = sw[k] > 0 ? sz[k] / sw[k] : mu[k];
+      var[k] = sw[k] > 0 ? std::max(szz[k] / sw[k] - mu[k] * mu[k], 1e-4) : var[k];
+    }
+  }
+  for (int k = 0; k < K; ++k) {
+    model.time_out.b.value(0, k) = float(std::log(w[std::size_t(k)]));
+    model.time_out.b.value(0, K + k) = float(mu[std::size_t(k)]);
+    model.time_out.b.value(0, 2 * K + k) = float(0.5 * std::log(var[std::size_t(k)]));
+  }
+}
+
+// The spike-history term starts at what the training split says: at each knot and for each
+// population, the log of how often a neuron that fired at that age before is the next to fire,
+// over how often the Poisson baseline (probabilities p0) expects it, both counted with the term's
+// own hat weights over the windows training sees (half a count added to each, so a knot where
+// neurons never fire again starts large and negative rather than infinite).
+void fit_history_start(spike_transformer<float>& model, const event_sequence& seq, std::size_t end,
+                       const std::vector<double>& p0) {
+  auto& coef = model.history.coef.value;
+  if (coef.size() == 0) return;
+  Eigen::ArrayXXd hits = Eigen::ArrayXXd::Zero(coef.rows(), coef.cols()), expected = hits;
+  const std::size_t L = std::size_t(model.cfg.context);
+  for (std::size_t s = 1; s + L < end; s += L) {
+    const window w = window_at(seq, s, L);
+    model.history.visit(w.ids, w.tau, [&](std::size_t i, std::size_t k, int b, double weight) {
+      const int n = w.ids[k], p = model.history.population(n);
+      hits(p, b) += weight * (w.next_ids[i] == n);
+      expected(p, b) += weight * p0[std::size_t(n)];
+    });
+  }
+  coef = ((hits + 0.5) / (expected + 0.5)).log().cast<float>().matrix();
+}
+
 }  // namespace
 
 training_state::training_state(spike_transformer<float> m, const train_config& t)
@@ -122,6 +186,9 @@ model_config fit_model_config(model_config c, const spike_train& data, const spl
   if (n < 2) throw data_error(fmt::format("{}: the training split has {} events; too few", data.source, s.train_end));
   c.log_tau_shift = sum / double(n);
   c.log_tau_scale = std::max(std::sqrt(std::max(sq / double(n) - c.log_tau_shift * c.log_tau_shift, 0.0)), 1e-3);
+  const double mean_interval = std::max((data.t_ms[s.train_end - 1] - data.t_ms[0]) / double(n), c.min_interval_ms);
+  c.history_min_ms = mean_interval;
+  c.history_max_ms = mean_interval * std::max(c.context, 2);
   return c;
 }
 
@@ -137,6 +204,15 @@ training_state start_training(const spike_train& data, const model_config& c, co
   const double total = std::accumulate(count.begin(), count.end(), 0.0);
   for (std::size_t n = 0; n < count.size(); ++n)
     model.mark_out.b.value(0, Eigen::Index(n)) = float(std::log(count[n] / total));
+  // The heads' weights start at zero, so that the untrained model is exactly these fits (random
+  // weights would add noise to every logit); their gradients are not zero, so they still learn.
+  model.mark_out.W.value.setZero();
+  model.time_out.W.value.setZero();
+  const event_sequence seq = to_events(data, model.cfg.min_interval_ms);
+  fit_interval_start(model, seq, s.train_end);
+  std::vector<double> p0(count.size());
+  for (std::size_t n = 0; n < count.size(); ++n) p0[n] = count[n] / total;
+  fit_history_start(model, seq, s.train_end, p0);
   return training_state(std::move(model), t);
 }
 
@@ -215,8 +291,8 @@ void continue_training(training_state& state, const spike_train& data, const fs:
 
 namespace {
 
-constexpr const char* model_magic = "gillespike-predictor-model 1";
-constexpr const char* optim_magic = "gillespike-predictor-optimizer 1";
+constexpr const char* model_magic = "gillespike-predictor-model 2";
+constexpr const char* optim_magic = "gillespike-predictor-optimizer 2";
 
 json shapes(const nn::param_list<float>& ps) {
   json a = json::array();

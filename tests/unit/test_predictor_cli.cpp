@@ -147,5 +147,5 @@ TEST_CASE("predict: bad input exits with status 2 and says what is wrong") {
   std::ofstream(d.path / "broken.model") << "something else\n";
   r = cli({"predict", "eval", (d.path / "broken.model").string(), (d.path / "phy").string()}, d.path);
   CHECK(r.status == 2);
-  CHECK(has(r.err, "broken.model: expected a file starting 'gillespike-predictor-model 1'"));
+  CHECK(has(r.err, "broken.model: expected a file starting 'gillespike-predictor-model 2'"));
 }

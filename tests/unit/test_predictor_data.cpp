@@ -172,4 +172,13 @@ TEST_CASE("Poisson baseline: rate = count / time; NLL and KS by hand") {
   std::vector<event_score> uniform(4);
   for (int k = 0; k < 4; ++k) uniform[std::size_t(k)].u = (k + 0.5) / 4;
   CHECK(summarise(uniform).ks == doctest::Approx(0.125));
+
+  // Ties are a fair draw: first among 4 equals is a top-1 hit 1/4 of the time; third, with 5 others
+  // tied with it, lands in the top 5 when at most two of the six go first: 3/6.
+  std::vector<event_score> tied(2);
+  tied[0].ties = 3;
+  tied[1].rank = 2;
+  tied[1].ties = 5;
+  CHECK(summarise(tied).top1 == doctest::Approx((0.25 + 0) / 2));
+  CHECK(summarise(tied).top5 == doctest::Approx((1 + 0.5) / 2));
 }

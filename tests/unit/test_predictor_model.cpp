@@ -108,6 +108,91 @@ TEST_CASE("spike transformer: NLL parts are -log of the heads' probability and d
   CHECK(od2.time[2] != od.time[2]);
 }
 
+TEST_CASE("spike transformer: the key/value cache predicts as forward over the same tokens") {
+  // What sampling draws from: the neuron probabilities and the interval mixture of the newest
+  // position, token by token, with the cache and with a full forward pass over the window.
+  spike_transformer<double> cached(tiny_config(), 21);
+  nn::init_rng rng(22);
+  for (auto* p : cached.parameters()) nn::fill_normal(p->value, 0.3, rng);
+  spike_transformer<double> full = cached;
+  const std::vector<int> ids = {0, 5, 3, 3, 6, 1, 2, 4, 4, 0};
+  const std::vector<double> tau = {0.2, 1.5, 0.01, 3.0, 0.4, 0.7, 2.2, 0.05, 9.0, 1.1};
+  for (int pass = 0; pass < 2; ++pass) {  // the second after a reset, from a later token
+    const std::size_t first = pass == 0 ? 0 : 4;
+    cached.reset_cache();
+    for (std::size_t n = first; n < ids.size(); ++n) {
+      cached.append(ids[n], tau[n]);
+      const auto w_ids = std::span(ids).subspan(first, n + 1 - first);
+      const auto w_tau = std::span(tau).subspan(first, n + 1 - first);
+      full.forward({w_ids, w_ids, w_tau, w_tau});  // targets are placeholders
+      const auto last = Eigen::Index(n - first);
+      INFO("pass " << pass << ", token " << n);
+      CHECK((cached.mark_probabilities().row(0) - full.mark_probabilities().row(last)).cwiseAbs().maxCoeff() < 1e-12);
+      const auto a = cached.interval_mixture(0), b = full.interval_mixture(last);
+      for (std::size_t k = 0; k < a.mu.size(); ++k) {
+        CHECK(a.log_w[k] == doctest::Approx(b.log_w[k]).epsilon(1e-12));
+        CHECK(a.mu[k] == doctest::Approx(b.mu[k]).epsilon(1e-12));
+        CHECK(a.sigma[k] == doctest::Approx(b.sigma[k]).epsilon(1e-12));
+      }
+    }
+  }
+}
+
+TEST_CASE("untrained, the model is the fits it starts from: Poisson's neuron law, the interval law, dead times") {
+  // Neurons with a dead time: each fires at Exp(rate) after the end of d = 4 ms since its last
+  // spike; 20 of them, so that the next event almost always comes within a neuron's dead time (the
+  // neuron head predicts who fires next, not when). Without the history term the untrained model's neuron part must equal the Poisson
+  // baseline's and its interval part (the marginal law) be at least as good as the exponential;
+  // with it, the neuron part must be clearly better, and the history heights must be strongly negative at ages inside the
+  // dead time and near zero far beyond it (a renewal process forgets).
+  const double dead = 4.0;
+  std::mt19937_64 rng(41);
+  std::vector<std::pair<double, int>> events;
+  for (int n = 0; n < 20; ++n) {
+    std::exponential_distribution<double> gap(0.1 + 0.02 * n);  // per ms, after the dead time
+    for (double t = gap(rng); t < 20000; t += dead + gap(rng)) events.push_back({t, n});
+  }
+  std::sort(events.begin(), events.end());
+  spike_train data;
+  for (const auto& [t, n] : events) {
+    data.t_ms.push_back(t);
+    data.ids.push_back(n);
+  }
+  data.populations = {{"phy", 0, 20}};
+  data.source = "dead-time";
+  model_config mc;
+  mc.width = 8;
+  mc.heads = 2;
+  mc.blocks = 1;
+  mc.context = 128;  // knots from the mean interval (0.4 ms) to 128 of them (50 ms)
+  train_config tc;
+  const split s = chronological_split(data.size(), tc.train_fraction, tc.val_fraction);
+  const event_sequence seq = to_events(data, mc.min_interval_ms);
+  const metrics poisson = summarise(poisson_baseline::fit(data, 0, s.train_end).score(seq, s.val_end, s.n));
+
+  mc.history_basis = 0;
+  const training_state plain = start_training(data, mc, tc);
+  const metrics p = summarise(score_model(plain.model, seq, s.val_end, s.n, mc.context / 2, 0));
+  INFO("no history: " << p.nll_time << " + " << p.nll_mark << ", Poisson " << poisson.nll_time << " + " << poisson.nll_mark);
+  CHECK(p.nll_mark == doctest::Approx(poisson.nll_mark).epsilon(1e-5));
+  CHECK(p.nll_time < poisson.nll_time + 0.005);
+
+  mc.history_basis = 12;
+  const training_state with = start_training(data, mc, tc);
+  const auto& m = with.model;
+  const metrics h = summarise(score_model(m, seq, s.val_end, s.n, mc.context / 2, 0));
+  INFO("history: " << h.nll_time << " + " << h.nll_mark);
+  CHECK(h.nll_mark < poisson.nll_mark - 0.05);
+  const double step = std::log(m.cfg.history_max_ms / m.cfg.history_min_ms) / 11;
+  for (int b = 0; b < 12; ++b) {
+    const double age = m.cfg.history_min_ms * std::exp(step * b);
+    INFO("knot " << b << " at " << age << " ms: " << m.history.coef.value(0, b));
+    // Knot b's hat reaches to knot b + 1: ages there plus the next interval stay inside the dead time.
+    if (age * std::exp(step) < 0.75 * dead) CHECK(m.history.coef.value(0, b) < -3);
+    if (age > 5 * dead) CHECK(std::abs(m.history.coef.value(0, b)) < 0.3);
+  }
+}
+
 TEST_CASE("training on a Poisson recording approaches the true NLL") {
   const std::vector<double> rates = {0.5, 0.25, 0.15, 0.1};  // per ms
   const spike_train data = poisson_train(rates, 12000, 5);

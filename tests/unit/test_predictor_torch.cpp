@@ -1,7 +1,8 @@
-// The whole next-spike transformer against an independent PyTorch implementation written here
-// from its definition (docs/predictor.md): same weights and batch in float64, the mean NLL per
-// event and every parameter's gradient must agree to a relative 1e-8. Skipped, with a message,
-// where /usr/bin/python3 cannot import torch (tools/install_deps.sh installs python3-torch).
+// The whole next-spike transformer against an independent PyTorch implementation written from its
+// definition (docs/predictor.md; tools/predictor_torch.py, which the benchmark times too): same
+// weights and batch in float64, the mean NLL per event and every parameter's gradient must agree
+// to a relative 1e-8. Skipped, with a message, where /usr/bin/python3 cannot import torch
+// (tools/install_deps.sh installs python3-torch).
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -21,59 +22,21 @@ using nlohmann::json;
 
 namespace {
 
+// Runs tools/predictor_torch.py's model on the windows (all of one length, so one batch).
 constexpr const char* reference_py = R"PY(
-import json, math, sys
+import json, sys
 import torch
-import torch.nn.functional as F
+sys.path.insert(0, sys.argv[3])
+from predictor_torch import SpikeTransformer
 
 torch.set_default_dtype(torch.float64)
 d = json.load(open(sys.argv[1]))
-c = d["config"]
-P = {k: torch.tensor(v["values"]).reshape(v["rows"], v["cols"]).requires_grad_() for k, v in d["params"].items()}
-
-def linear(x, name):
-    return x @ P[name + ".W"] + P[name + ".b"][0]
-
-def norm(x, name):
-    return F.layer_norm(x, (x.shape[-1],), P[name + ".gain"][0], P[name + ".bias"][0], eps=1e-5)
-
-def features(tau):
-    z = (torch.log(tau) - c["log_tau_shift"]) / c["log_tau_scale"]
-    cols = [z]
-    for k in range(c["frequencies"]):
-        cols += [torch.sin(2.0 ** (k - 2) * z), torch.cos(2.0 ** (k - 2) * z)]
-    return torch.stack(cols, -1)
-
-def attention(x, name):
-    L, D = x.shape
-    H = c["heads"]
-    q, k, v = linear(x, name + ".qkv").split(D, -1)
-    q, k, v = (t.reshape(L, H, D // H).transpose(0, 1) for t in (q, k, v))
-    s = q @ k.transpose(-1, -2) / math.sqrt(D // H)
-    s = s.masked_fill(torch.triu(torch.ones(L, L, dtype=torch.bool), 1), float("-inf"))
-    o = (torch.softmax(s, -1) @ v).transpose(0, 1).reshape(L, D)
-    return linear(o, name + ".proj")
-
-K = c["components"]
-total, count = 0.0, 0
-for w in d["windows"]:
-    ids = torch.tensor(w["ids"])
-    x = P["token.table"][ids] + linear(features(torch.tensor(w["tau"])), "time_in")
-    for b in range(c["blocks"]):
-        h = x + attention(norm(x, f"block{b}.ln1"), f"block{b}.attn")
-        x = h + linear(F.gelu(linear(norm(h, f"block{b}.ln2"), f"block{b}.fc1")), f"block{b}.fc2")
-    h = norm(x, "ln_f")
-    mark = F.cross_entropy(linear(h, "mark_out"), torch.tensor(w["next_ids"]), reduction="sum")
-    a, mu, log_sigma = linear(h, "time_out").split(K, -1)
-    tau = torch.tensor(w["next_tau"])
-    z = (torch.log(tau) - c["log_tau_shift"]) / c["log_tau_scale"]
-    log_pz = torch.logsumexp(torch.log_softmax(a, -1) + torch.distributions.Normal(mu, log_sigma.exp()).log_prob(z[:, None]), -1)
-    time = (-log_pz + math.log(c["log_tau_scale"]) + torch.log(tau)).sum()
-    total = total + time + mark
-    count += len(w["ids"])
-loss = total / count
+model = SpikeTransformer(d["config"], {k: v["values"] for k, v in d["params"].items()})
+w = {k: torch.tensor([x[k] for x in d["windows"]]) for k in ("ids", "tau", "next_ids", "next_tau")}
+time, mark = model.nll(w["ids"], w["tau"], w["next_ids"], w["next_tau"])
+loss = (time + mark) / w["ids"].numel()
 loss.backward()
-json.dump({"loss": loss.item(), "grads": {k: p.grad.flatten().tolist() for k, p in P.items()}}, open(sys.argv[2], "w"))
+json.dump({"loss": loss.item(), "grads": {k: p.grad.flatten().tolist() for k, p in model.P.items()}}, open(sys.argv[2], "w"))
 )PY";
 
 }  // namespace
@@ -94,6 +57,9 @@ TEST_CASE("spike transformer: loss and gradients equal an independent PyTorch im
   c.frequencies = 3;
   c.log_tau_shift = -0.3;
   c.log_tau_scale = 1.7;
+  c.history_basis = 4;  // knots at 0.5, 1, 2 and 4: the test's ages (up to ~6) cover them all and beyond
+  c.history_min_ms = 0.5;
+  c.history_max_ms = 4.0;
   c.populations = {{"exc", 0, 4}, {"inh", 4, 3}};
   spike_transformer<double> model(c, 5);
   gs::nn::init_rng rng(6);
@@ -133,9 +99,9 @@ TEST_CASE("spike transformer: loss and gradients equal an independent PyTorch im
   json config = to_json(c);
   std::ofstream(dir / "in.json") << json{{"config", config}, {"params", params}, {"windows", windows}}.dump();
   std::ofstream(dir / "reference.py") << reference_py;
-  const int rc = std::system(fmt::format("/usr/bin/python3 '{}' '{}' '{}' 2> '{}'", (dir / "reference.py").string(),
+  const int rc = std::system(fmt::format("/usr/bin/python3 '{}' '{}' '{}' '{}' 2> '{}'", (dir / "reference.py").string(),
                                          (dir / "in.json").string(), (dir / "out.json").string(),
-                                         (dir / "err.txt").string())
+                                         std::string(GS_SOURCE_DIR) + "/tools", (dir / "err.txt").string())
                                  .c_str());
   INFO(gs::test::slurp(dir / "err.txt"));
   REQUIRE(rc == 0);
