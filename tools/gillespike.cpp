@@ -122,10 +122,12 @@ int info(const std::vector<std::string>& plugin_files) {
   for (const auto& f : gs::plugins_on_search_path()) gs::load_plugin(reg, f);
   for (const auto& f : plugin_files) gs::load_plugin(reg, gs::find_plugin(f, std::filesystem::current_path()));
   std::printf("gillespike %s\n", GILLESPIKE_VERSION);
-  std::printf("backends: event (exact, event-driven), clock (fixed step run.dt, oneTBB threads, spike times on the grid)\n");
+  std::printf("backends: event (exact, event-driven), clock (fixed step run.dt, oneTBB threads, spike times on the grid)");
 #ifdef GILLESPIKE_HAVE_CUDA
+  std::printf(", cuda (the clock step on a GPU)\n");
   std::printf("CUDA: %s\n", gs::cuda_device_summary().c_str());
 #else
+  std::printf("\n");
   std::printf("CUDA: not built (GILLESPIKE_CUDA=OFF)\n");
 #endif
   std::printf("\ncell models (name, unit, default, meaning):\n");

@@ -44,6 +44,15 @@ binaries=("$out"/bin/* "$out"/plugins/*)
 for f in "${binaries[@]}"; do ldd "$f"; done | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u |
   while read -r lib; do system_lib "$lib" || cp -L "$lib" "$out/lib/"; done
 
+# The CLI as the benchmarks call it: the bundle's libraries for gillespike alone, not for the
+# Python that runs the benchmark scripts.
+cat > "$out/gillespike" <<'WRAP'
+#!/bin/sh
+here="$(cd "$(dirname "$0")" && pwd)"
+LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "$here/bin/gillespike" "$@"
+WRAP
+chmod +x "$out/gillespike"
+
 # The check: with only the bundle's folder added to the search path, nothing is missing and
 # nothing but the system's own libraries resolves outside it.
 bad=0

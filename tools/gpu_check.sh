@@ -24,25 +24,28 @@ if [ ! -x "$bundle/bin/gillespike" ]; then
   tools/gpu_bundle.sh --out "$bundle" || { echo "gpu_check: could not make the bundle" >&2; exit 1; }
 fi
 bundle="$(cd "$bundle" && pwd)"
-export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export GS_SOURCE_DIR="$root" GS_TEST_PLUGIN_DIR="$bundle/plugins" GS_CLI="$bundle/bin/gillespike"
+# The bundle's libraries for its binaries only: the Python that runs the benchmark scripts keeps
+# its own (the bundle's gillespike wrapper sets them for itself).
+libs="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export GS_SOURCE_DIR="$root" GS_TEST_PLUGIN_DIR="$bundle/plugins" GS_CLI="$bundle/gillespike"
 status=0
 
 echo "== GPU"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || true
-"$bundle/bin/gillespike" info | grep -m1 "^CUDA" || true
+"$bundle/gillespike" info | grep -m1 "^CUDA" || true
 
 echo "== GPU tests"
 for t in test_cuda_backend test_cuda_config; do
-  "$bundle/bin/$t" -s 2>&1 | tee "$logs/$t.log" | grep -E "MESSAGE|SKIPPED|ERROR|test cases|assertions|Status" | sed 's/^/  /'
+  LD_LIBRARY_PATH="$libs" "$bundle/bin/$t" -s 2>&1 | tee "$logs/$t.log" |
+    grep -E "MESSAGE|SKIPPED|ERROR|test cases|assertions|Status" | sed 's/^/  /'
   rc=${PIPESTATUS[0]}
   if [ "$rc" -eq 77 ]; then echo "gpu_check: $t SKIPPED: there is no usable GPU here" >&2; status=1
   elif [ "$rc" -ne 0 ]; then echo "gpu_check: $t FAILED (exit $rc), log in $logs/$t.log" >&2; status=1; fi
 done
 
 echo "== benchmarks"
-python3 tools/bench_cuda.py --gillespike "$bundle/bin/gillespike" 2>&1 | tee "$logs/bench_cuda.log" || status=1
-python3 tools/run_microcircuit.py --gillespike "$bundle/bin/gillespike" --duration-ms 1000 \
+python3 tools/bench_cuda.py --gillespike "$bundle/gillespike" 2>&1 | tee "$logs/bench_cuda.log" || status=1
+python3 tools/run_microcircuit.py --gillespike "$bundle/gillespike" --duration-ms 1000 \
   --set 'run.backend="cuda"' 2>&1 | tee "$logs/microcircuit.log" || status=1
 
 echo "== gpu_check: $([ $status -eq 0 ] && echo passed || echo FAILED)"
