@@ -12,7 +12,8 @@ namespace gs {
 // What a stream is for; part of the key so that streams of different jobs never coincide.
 enum class rng_purpose : uint32_t {
   params = 1, initial = 2, connect = 3, weight = 4, delay = 5, stimulus = 6, hazard = 7,
-  positions = 8, clock_hazard = 9, procedural_connect = 10, procedural_weight = 11, procedural_delay = 12, clock_poisson = 13
+  positions = 8, clock_hazard = 9, procedural_connect = 10, procedural_weight = 11, procedural_delay = 12, clock_poisson = 13,
+  protocol = 14, hidden = 15
 };
 
 class rng_stream {
