@@ -10,10 +10,11 @@
 
 namespace gs {
 
-std::vector<uint8_t> hidden_mask(const run_config& cfg) {
+std::vector<uint8_t> hidden_mask(const run_config& cfg, std::vector<std::array<double, 2>>* centres) {
   const hidden_spec& h = cfg.hidden;
   uint64_t first = 0;
   std::vector<uint8_t> mask;
+  if (centres) centres->assign(cfg.populations.size(), {std::nan(""), std::nan("")});
   for (size_t p = 0; p < cfg.populations.size(); ++p) {
     const population_spec& ps = cfg.populations[p];
     mask.resize(first + ps.size, 0);
@@ -31,6 +32,7 @@ std::vector<uint8_t> hidden_mask(const run_config& cfg) {
         for (const auto& q : pos)
           for (int d = 0; d < 2; ++d) lo[d] = std::min(lo[d], q[d]), hi[d] = std::max(hi[d], q[d]);
         const double cx = lo[0] + rng.uniform() * (hi[0] - lo[0]), cy = lo[1] + rng.uniform() * (hi[1] - lo[1]);
+        if (centres) (*centres)[p] = {cx, cy};
         auto d2 = [&](uint32_t i) { return (pos[i][0] - cx) * (pos[i][0] - cx) + (pos[i][1] - cy) * (pos[i][1] - cy); };
         std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return d2(a) < d2(b); });
       } else {

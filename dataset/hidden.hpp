@@ -2,6 +2,7 @@
 // model trained on the visible ones is scored on, chosen per population uniformly at random or as
 // a spatial cluster, from a seed, so the same run file always hides the same neurons.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,7 +18,8 @@ struct hidden_spec {
   std::vector<std::string> populations;  // empty: all
 };
 
-// One byte per global neuron id: 1 hidden, 0 visible.
-std::vector<uint8_t> hidden_mask(const run_config& cfg);
+// One byte per global neuron id: 1 hidden, 0 visible. `centres`, when given, receives per
+// population the point a clustered selection is nearest to (NaN otherwise).
+std::vector<uint8_t> hidden_mask(const run_config& cfg, std::vector<std::array<double, 2>>* centres = nullptr);
 
 }  // namespace gs

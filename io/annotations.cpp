@@ -105,7 +105,7 @@ std::vector<std::string> all_populations(const run_config& cfg) {
 }  // namespace
 
 void write_annotations(const std::filesystem::path& path, const run_config& cfg, const network& net,
-                       const std::vector<uint8_t>& hidden) {
+                       const std::vector<uint8_t>& hidden, const std::vector<std::array<double, 2>>& centres) {
   staged_file staged(path);
   h5::writer out(staged.temp(), path);
   out.string_attribute("/", "run_file", cfg.file);
@@ -145,6 +145,7 @@ void write_annotations(const std::filesystem::path& path, const run_config& cfg,
   out.attribute("/hidden", "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &cfg.hidden.seed);
   out.strings_attribute("/hidden", "populations",
                         cfg.hidden.populations.empty() ? all_populations(cfg) : cfg.hidden.populations);
+  out.dataset("/hidden/centre", {centres.size(), 2}, centres.data()->data());
 
   if (cfg.protocol) {
     const protocol_spec& p = *cfg.protocol;

@@ -12,8 +12,9 @@
 
 namespace gs::io {
 
+// `centres`: per population, the point a clustered hidden selection is nearest to (NaN otherwise).
 void write_annotations(const std::filesystem::path& path, const run_config& cfg, const network& net,
-                       const std::vector<uint8_t>& hidden);
+                       const std::vector<uint8_t>& hidden, const std::vector<std::array<double, 2>>& centres);
 
 // Units are the neurons of the recorded populations (ids are global neuron ids); spike times in s.
 void write_nwb(const std::filesystem::path& path, const run_config& cfg, const network& net, const run_result& res,

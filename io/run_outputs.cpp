@@ -74,8 +74,9 @@ void write_run_data(const fs::path& dir, const run_config& cfg, const network& n
                            cfg.phy_sample_rate));
   }
   if (wants("annotations") || wants("nwb")) {
-    const std::vector<uint8_t> hidden = hidden_mask(cfg);
-    if (wants("annotations")) io::write_annotations(dir / "annotations.h5", cfg, net, hidden);
+    std::vector<std::array<double, 2>> centres;
+    const std::vector<uint8_t> hidden = hidden_mask(cfg, &centres);
+    if (wants("annotations")) io::write_annotations(dir / "annotations.h5", cfg, net, hidden, centres);
     if (wants("nwb") && cfg.record_spikes) io::write_nwb(dir / "spikes.nwb", cfg, net, res, hidden);
   }
   if (!res.traces.empty()) {

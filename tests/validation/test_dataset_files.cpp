@@ -43,7 +43,13 @@ for name, body in doc["populations"].items():
     params = json.loads(g.attrs["params"])
     for k, v in body.get("params", {}).items():
         assert params[k] == v
-    assert hidden[first:first + size].sum() == round(fraction * size), (name, hidden[first:first + size].sum())
+    h = hidden[first:first + size] == 1
+    assert h.sum() == round(fraction * size), (name, h.sum())
+    if ann["hidden"].attrs["selection"] == "clustered":
+        # the hidden neurons are the nearest to the population's centre: none visible is closer
+        cx, cy = ann["hidden/centre"][list(doc["populations"]).index(name)]
+        d = np.hypot(x[first:first + size] - cx, y[first:first + size] - cy)
+        assert d[h].max() <= d[~h].min(), name
 
 # phy spikes grouped by neuron
 t = np.load(out + "/phy/spikes.times.npy")
@@ -104,6 +110,8 @@ TEST_CASE("annotations.h5 and spikes.nwb read back with pynwb, h5py and NumPy") 
   };
   const fs::path out = run_to("a", {});
   CHECK(gs::test::run_python(py, dir, check_script, out.string() + " 0.2") == 0);
+  const fs::path uniform = run_to("u", {"--set", "outputs.hidden.selection=uniform", "--set", "outputs.hidden.fraction=0.5"});
+  CHECK(gs::test::run_python(py, dir, check_script, uniform.string() + " 0.5") == 0);
 
   // The mask depends on outputs.hidden.seed only: the same with another run seed, not with another mask seed.
   const fs::path b = run_to("b", {"--set", "run.seed=99"});
