@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "engine/clock_step.hpp"
 #include "engine/indexed_heap.hpp"
 #include "engine/rate_tree.hpp"
 #include "engine/rng.hpp"
@@ -88,17 +89,6 @@ class population_base {
   }
 };
 
-// A model's fixed-step constants (Model::step_constants), or nothing.
-template <class Model>
-struct step_constants_of {
-  struct type {};
-};
-template <class Model>
-  requires requires { typename Model::step_constants; }
-struct step_constants_of<Model> {
-  using type = typename Model::step_constants;
-};
-
 template <class Model>
 class population_of final : public population_base {
  public:
@@ -126,7 +116,7 @@ class population_of final : public population_base {
     if constexpr (has_frame)
       if (shared_params_) rate_ = Model::frame_rate(params_[0]);
     if (rate_ > 0) move_at_ = frame_span / rate_, guard_at_ = frame_guard / rate_;
-    slots_.resize(size);
+    slots_ = std::vector<slot>(size);  // not resize(): nvcc's front end rejects its move path for this type
     rng_stream irng(seed, rng_purpose::initial, pop_index);
     for (uint32_t i = 0; i < size; ++i) {
       slots_[i].s = Model::initial(p(i));
@@ -198,49 +188,31 @@ class population_of final : public population_base {
                 uint32_t* spiked) override {
     uint32_t n = 0;
     for (uint32_t i = begin; i < end; ++i) {
-      const params& pi = p(i);
-      state& s = slots_[i].s;
-      if constexpr (fixed_step) {
-        Model::step(s, pi, steps_[shared_params_ ? 0 : i]);
-      } else if constexpr (has_frame) {
-        // The frame's decay over dt is the membrane's: advance() takes it instead of an exp.
-        Model::advance(s, pi, dt, frame_decay_[shared_params_ ? 0 : i]);
-      } else {
-        advance(s, pi, dt);
-      }
-      receive_row(s, pi, in + size_t(i) * stride);
-      bool spike = false;
-      if constexpr (requires { Model::crossed(s, pi); }) spike = Model::crossed(s, pi);  // stochastic: optional
-      if constexpr (stochastic) {
-        if (!spike) {
-          const double h = Model::hazard(s, pi);
-          // Strictly below, so a hazard of zero never fires whatever the draw.
-          spike = h > 0 && rng_stream(seed_, rng_purpose::clock_hazard, first_gid + i, static_cast<uint32_t>(k))
-                                   .uniform() < -std::expm1(-h * dt);
-        }
-      }
-      if (spike) {
-        Model::reset(s, pi);
+      double* x = in + size_t(i) * stride;
+      if (stepper::run(slots_[i].s, p(i), steps_[shared_params_ ? 0 : i], dt, x, seed_, first_gid + i, k))
         spiked[n++] = i;
-      }
+      clear_row(x);
     }
     return n;
   }
   void prepare_steps(double dt) override {
-    if constexpr (fixed_step) {
-      steps_.clear();
-      for (const params& q : params_) steps_.push_back(Model::prepare_step(q, dt));
-    } else if constexpr (has_frame) {
-      frame_decay_.clear();  // -1: no frame for these parameters, advance() takes its own exp
-      for (const params& q : params_)
-        frame_decay_.push_back(Model::frame_rate(q) > 0 ? std::exp(-Model::frame_rate(q) * dt) : -1.0);
-    }
+    steps_.clear();
+    for (const params& q : params_) steps_.push_back(stepper::prepare(q, dt));
   }
   void receive_inputs(uint32_t begin, uint32_t end, double* in, uint32_t stride) override {
-    for (uint32_t i = begin; i < end; ++i) receive_row(slots_[i].s, p(i), in + size_t(i) * stride);
+    for (uint32_t i = begin; i < end; ++i) {
+      double* x = in + size_t(i) * stride;
+      stepper::receive(slots_[i].s, p(i), x);
+      clear_row(x);
+    }
   }
   double value(uint32_t i, int variable) const override { return slots_[i].s.*(Model::state_table[variable].member); }
   int receptor_count() const override { return static_cast<int>(Model::receptors.size()); }
+
+  // What a GPU copy of the population takes (engine/backends/cuda/kernels.cuh), after prepare_steps().
+  const std::vector<params>& parameter_sets() const { return params_; }
+  const std::vector<typename clock_step<Model>::constants>& step_sets() const { return steps_; }
+  const state& state_of(uint32_t i) const { return slots_[i].s; }
 
   int receptor_index(const std::string& r) const override {
     for (size_t k = 0; k < Model::receptors.size(); ++k)
@@ -257,19 +229,16 @@ class population_of final : public population_base {
   // How the next spike is found. A closed form (estimate / next_spike); a stochastic model's
   // hazard, sampled by thinning; or, for a model that gives only a step (advance for at most
   // max_step ms), by integrating a copy ahead and bisecting on the step (docs/models.md).
-  static constexpr bool stochastic = requires(const state& s, const params& q) { Model::hazard(s, q); };
-  static constexpr bool closed_form = requires(const state& s, const params& q) { Model::estimate(s, q); };
-  static constexpr bool stepped = !stochastic && !closed_form;
+  using stepper = clock_step<Model>;  // the clock backends' step, and the kinds of model
+  static constexpr bool stochastic = stepper::stochastic, closed_form = stepper::closed_form, stepped = stepper::stepped;
   static constexpr double look_ahead_span = 1.0;  // ms
   static constexpr double crossing_tolerance = [] {
     if constexpr (requires { Model::crossing_tolerance; }) return Model::crossing_tolerance;
     else return 1e-9;  // ms
   }();
 
-  // Models with a fixed-step form for the clock backends (step_constants, prepare_step, step).
-  static constexpr bool fixed_step = requires { typename Model::step_constants; };
   // Models that declare a frame_rate sum their inputs instead of advancing per input (below).
-  static constexpr bool has_frame = requires(const params& q) { Model::frame_rate(q); };
+  static constexpr bool has_frame = stepper::has_frame;
   static constexpr int n_sums = [] {
     if constexpr (has_frame) return Model::frame_sums;
     else return 0;
@@ -435,18 +404,10 @@ class population_of final : public population_base {
     if constexpr (requires { Model::input_effect(pi, w, receptor); }) return Model::input_effect(pi, w, receptor);
     else return no_spike;
   }
-  // A clock step's summed inputs, DC first; zero sums are skipped and every sum is cleared.
-  static void receive_row(state& s, const params& pi, double* x) {
-    if (x[0] != 0) Model::receive(s, pi, x[0], dc_receptor), x[0] = 0;
-    for (size_t r = 0; r < Model::receptors.size(); ++r)
-      if (x[r + 1] != 0) Model::receive(s, pi, x[r + 1], static_cast<int>(r)), x[r + 1] = 0;
+  static void clear_row(double* x) {
+    for (size_t r = 0; r <= Model::receptors.size(); ++r) x[r] = 0;
   }
-  static void advance(state& s, const params& pi, double h) {
-    if constexpr (stepped) {
-      for (; h > Model::max_step; h -= Model::max_step) Model::advance(s, pi, Model::max_step);
-    }
-    Model::advance(s, pi, h);
-  }
+  static void advance(state& s, const params& pi, double h) { stepper::advance(s, pi, h); }
 
   // Brings the slot's state to time t, folding in the summed inputs.
   // The frame's decay also gives advance() its factor: exp(-rate (t - t_last)) is
@@ -539,8 +500,7 @@ class population_of final : public population_base {
   }
   const params& p(uint32_t i) const { return params_[shared_params_ ? 0 : i]; }
 
-  std::vector<typename step_constants_of<Model>::type> steps_;  // per params_ entry
-  std::vector<double> frame_decay_;  // per params_ entry: exp(-frame_rate dt), for a clock step
+  std::vector<typename stepper::constants> steps_;  // per params_ entry, for the clock backends
 
   std::vector<params> params_;
   bool shared_params_ = true;
@@ -551,7 +511,16 @@ class population_of final : public population_base {
   thinning_counts counts_;
 };
 
-// The registry entry of a model: its tables for `info` and validation, and its factory.
+}  // namespace gs
+
+#if defined(__CUDACC__) && defined(GILLESPIKE_HAVE_CUDA)
+#include "engine/backends/cuda/kernels.cuh"
+#endif
+
+namespace gs {
+
+// The registry entry of a model: its tables for `info` and validation, and its factory. Compiled
+// by nvcc (with CUDA enabled), the entry also puts the model on the GPU (make_cuda).
 template <class Model>
 model_info describe_model(std::string origin = "built-in") {
   model_info m;
@@ -569,6 +538,9 @@ model_info describe_model(std::string origin = "built-in") {
   m.make = [](const population_spec& spec, uint64_t seed, uint32_t pop_index, uint32_t first) {
     return std::unique_ptr<population_base>(new population_of<Model>(spec, seed, pop_index, first));
   };
+#if defined(__CUDACC__) && defined(GILLESPIKE_HAVE_CUDA)
+  m.make_cuda = &make_cuda_population<Model>;
+#endif
   return m;
 }
 

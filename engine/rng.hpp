@@ -7,37 +7,39 @@
 #include <cmath>
 #include <cstdint>
 
+#include "engine/host_device.hpp"
+
 namespace gs {
 
 // What a stream is for; part of the key so that streams of different jobs never coincide.
 enum class rng_purpose : uint32_t {
   params = 1, initial = 2, connect = 3, weight = 4, delay = 5, stimulus = 6, hazard = 7,
   positions = 8, clock_hazard = 9, procedural_connect = 10, procedural_weight = 11, procedural_delay = 12, clock_poisson = 13,
-  protocol = 14, hidden = 15
+  cuda_poisson = 14, protocol = 15, hidden = 16
 };
 
 class rng_stream {
  public:
   // A third key c < 2^24 shares the purpose's word (purposes stay below 256).
-  rng_stream(uint64_t seed, rng_purpose purpose, uint32_t a, uint32_t b = 0, uint32_t c = 0)
+  GS_HD rng_stream(uint64_t seed, rng_purpose purpose, uint32_t a, uint32_t b = 0, uint32_t c = 0)
       : key_{{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)}},
         ctr_{{0, a, b, static_cast<uint32_t>(purpose) | (c << 8)}} {}
 
   // Uniform in [0, 1) with 53 random bits.
-  double uniform() {
+  GS_HD double uniform() {
     const uint64_t bits = next64() >> 11;
     return static_cast<double>(bits) * 0x1.0p-53;
   }
   // Uniform in (0, 1]: safe for log().
-  double uniform_pos() { return 1.0 - uniform(); }
-  double exponential(double rate) { return -std::log(uniform_pos()) / rate; }
-  double normal() {
+  GS_HD double uniform_pos() { return 1.0 - uniform(); }
+  GS_HD double exponential(double rate) { return -std::log(uniform_pos()) / rate; }
+  GS_HD double normal() {
     // Box-Muller without caching the second value keeps draws a function of the counter alone.
     const double u1 = uniform_pos(), u2 = uniform();
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
   }
   // Uniform integer in [0, n), n > 0, without modulo bias (Lemire's method).
-  uint64_t below(uint64_t n) {
+  GS_HD uint64_t below(uint64_t n) {
     for (;;) {
       const uint64_t x = next64();
       const unsigned __int128 m = static_cast<unsigned __int128>(x) * n;
@@ -46,7 +48,7 @@ class rng_stream {
     }
   }
 
-  uint64_t next64() {
+  GS_HD uint64_t next64() {
     if (have_ == 0) {
       out_ = r123::Philox4x32{}(ctr_, key_);
       ++ctr_[0];

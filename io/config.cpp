@@ -392,6 +392,9 @@ void apply_override(json& doc, const std::string& item, const std::string& file)
 void check_procedural(const checker& c, const run_config& cfg, const registry& reg, const rule_info& ri,
                       const projection_spec& ps) {
   const std::string p = c.at(ps.path, "procedural");
+  if (cfg.backend == "cuda")
+    c.fail(p, "procedural projections do not run on the cuda backend yet (docs/cuda.md); use \"backend\": "
+              "\"clock\" or stored synapses (remove \"procedural\")");
   if (cfg.backend != "clock")
     c.fail(p, fmt::format("procedural projections run on the clock backend only; run.backend is \"{}\"", cfg.backend));
   if (!ri.procedural) {
@@ -664,10 +667,15 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
   if (run.contains("seed")) cfg.seed = c.count(run["seed"], "run.seed", UINT64_MAX);
   if (run.contains("backend")) {
     cfg.backend = c.string(run["backend"], "run.backend");
-    const std::vector<std::string> backends{"event", "clock"};
+    const std::vector<std::string> backends{"event", "clock", "cuda"};
     if (std::find(backends.begin(), backends.end(), cfg.backend) == backends.end())
       c.fail("run.backend", fmt::format("backend \"{}\" is not available in this build{}", cfg.backend,
                                         did_you_mean(cfg.backend, backends)));
+#if !defined(GILLESPIKE_HAVE_CUDA)
+    if (cfg.backend == "cuda")
+      c.fail("run.backend", "backend \"cuda\" is not available in this build: it was built without CUDA "
+                            "(GILLESPIKE_CUDA=OFF, or no nvcc); use \"clock\" for the same step on the CPU");
+#endif
   }
   if (run.contains("min_delay")) cfg.min_delay = c.positive(run["min_delay"], "run.min_delay");
   // dt and threads are read whatever the backend, so that --set run.backend=... alone switches.
@@ -680,9 +688,10 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
     const std::vector<std::string> methods{"next_reaction", "direct"};
     if (std::find(methods.begin(), methods.end(), cfg.method) == methods.end())
       c.fail("run.method", fmt::format("unknown method \"{}\"{}", cfg.method, did_you_mean(cfg.method, methods)));
-    if (cfg.method == "direct" && cfg.backend == "clock")
-      c.fail("run.method", "the direct method belongs to the event backend; the clock backend draws each "
-                           "stochastic neuron's spikes per step (remove run.method or use \"backend\": \"event\")");
+    if (cfg.method == "direct" && cfg.clock_driven())
+      c.fail("run.method", fmt::format("the direct method belongs to the event backend; the {} backend draws each "
+                                       "stochastic neuron's spikes per step (remove run.method or use \"backend\": "
+                                       "\"event\")", cfg.backend));
   }
 
   // "positions": {"grid": {"shape", "extent", "center"}} or {"random": {"extent", "center"}}, "periodic"
@@ -759,6 +768,10 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
     const model_info* m = reg.find_model(ps.model);
     if (!m) c.fail(c.at(p, "model"), fmt::format("unknown cell model \"{}\"{}", ps.model,
                                                  did_you_mean(ps.model, reg.model_names())));
+    if (cfg.backend == "cuda" && !m->make_cuda)
+      c.fail(c.at(p, "model"), fmt::format("cell model \"{}\" ({}) cannot run on the GPU: its registration was not "
+                                           "compiled with nvcc (docs/plugins.md, \"On the GPU\"); use \"backend\": "
+                                           "\"clock\" to run the same step on the CPU", ps.model, m->origin));
     for (const auto& [section, table, out] :
          {std::tuple{"params", &m->params, &ps.params}, std::tuple{"initial", &m->state, &ps.initial}}) {
       if (!body.contains(section)) continue;
@@ -931,10 +944,10 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
       // The clock backend rounds delays to whole steps; one that rounds to no step would deliver
       // within the step that sent it, which the step order cannot do. (Delays from files are
       // checked when the network is built, engine/backends/clock/simulator.cpp.)
-      if (cfg.backend == "clock" && std::llround(ps.delay.min_value() / cfg.dt) < 1)
-        c.fail(c.at(p, "delay"), fmt::format("delays as small as {} ms round to 0 steps of run.dt = {} ms (clock "
+      if (cfg.clock_driven() && std::llround(ps.delay.min_value() / cfg.dt) < 1)
+        c.fail(c.at(p, "delay"), fmt::format("delays as small as {} ms round to 0 steps of run.dt = {} ms ({} "
                                              "backend); use delays of at least {} ms or a smaller dt",
-                                             ps.delay.min_value(), cfg.dt, 0.5 * cfg.dt));
+                                             ps.delay.min_value(), cfg.dt, cfg.backend, 0.5 * cfg.dt));
       // Dale's law: a typed population's projections all excite or all inhibit. Its type also
       // names the receptor when the projection does not.
       const std::string law = fmt::format("population \"{}\" is {} (Dale's law)", src.name, src.type);

@@ -82,9 +82,9 @@ struct run_config {
   json document;  // the run file after --set, as run
   double duration = 0, min_delay = 0.1;
   uint64_t seed = 1;
-  std::string backend = "event";
+  std::string backend = "event";  // "event", "clock" (CPU), or "cuda" (the clock-driven step on a GPU)
   std::string method = "next_reaction";  // event backend: "next_reaction" or "direct" (Gillespie)
-  double dt = 0.1;       // ms, the clock backend's step (the event backend has none)
+  double dt = 0.1;       // ms, the clock-driven backends' step (the event backend has none)
   unsigned threads = 0;  // clock backend: worker threads, 0 = all cores
   std::vector<population_spec> populations;
   std::vector<projection_spec> projections;
@@ -99,6 +99,8 @@ struct run_config {
   hidden_spec hidden;
 
   int population_index(const std::string& name) const;
+  // The clock and cuda backends share the time grid, the step order and the delays in steps.
+  bool clock_driven() const { return backend != "event"; }
 };
 
 // What a rule sees of one (source, target) pair of populations, short of the positions

@@ -110,8 +110,8 @@ json run_summary(const run_config& cfg, const network& net, const run_result& re
   s["run_file"] = cfg.file;
   s["backend"] = cfg.backend;
   s["method"] = cfg.method;
-  if (cfg.backend == "clock") {
-    s["spike_times"] = fmt::format("on the grid, dt = {} ms (clock backend)", cfg.dt);
+  if (cfg.clock_driven()) {
+    s["spike_times"] = fmt::format("on the grid, dt = {} ms ({} backend)", cfg.dt, cfg.backend);
     s["dt_ms"] = cfg.dt;
     s["threads"] = res.threads;
   } else {

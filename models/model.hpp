@@ -5,11 +5,7 @@
 #include <limits>
 #include <string_view>
 
-#if defined(__CUDACC__)
-#define GS_HD __host__ __device__
-#else
-#define GS_HD
-#endif
+#include "engine/host_device.hpp"
 
 namespace gs {
 

@@ -18,7 +18,8 @@
 // 2: population_base gained the clock backend's step() and friends.
 // 3: population_base::prepare_steps (fixed-step models); rule_info::procedural.
 // 4: stimulus_info::independent_poisson.
-#define GILLESPIKE_PLUGIN_ABI 4
+// 5: model_info::make_cuda (a model's GPU form).
+#define GILLESPIKE_PLUGIN_ABI 5
 
 #ifndef GILLESPIKE_VERSION
 #define GILLESPIKE_VERSION "unknown"

@@ -5,17 +5,6 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "engine/population.hpp"
-#include "models/adex.hpp"
-#include "models/glif.hpp"
-#include "models/hawkes.hpp"
-#include "models/izhikevich.hpp"
-#include "models/lif_cond_exp.hpp"
-#include "models/lif_psc_delta.hpp"
-#include "models/lif_psc_exp.hpp"
-#include "models/parrot_neuron.hpp"
-#include "models/pp_lif_delta.hpp"
-
 namespace gs {
 
 std::string default_text(const param_info& p) {
@@ -93,23 +82,6 @@ std::vector<std::string> registry::rule_names() const {
   std::vector<std::string> n;
   for (const auto& r : rules_) n.push_back(r.name);
   return n;
-}
-
-void register_builtin_models(registry& reg) {
-  reg.add_model(describe_model<lif_psc_exp>("built-in"));
-  reg.add_model(describe_model<lif_psc_delta>("built-in"));
-  reg.add_model(describe_model<parrot_neuron>("built-in"));
-  reg.add_model(describe_model<pp_lif_delta>("built-in"));
-  reg.add_model(describe_model<hawkes_linear>("built-in"));
-  reg.add_model(describe_model<hawkes_nonlinear>("built-in"));
-  reg.add_model(describe_model<aeif_psc_exp>("built-in"));
-  reg.add_model(describe_model<izhikevich>("built-in"));
-  reg.add_model(describe_model<lif_cond_exp>("built-in"));
-  reg.add_model(describe_model<glif1_psc_exp>("built-in"));
-  reg.add_model(describe_model<glif2_psc_exp>("built-in"));
-  reg.add_model(describe_model<glif3_psc_exp>("built-in"));
-  reg.add_model(describe_model<glif4_psc_exp>("built-in"));
-  reg.add_model(describe_model<glif5_psc_exp>("built-in"));
 }
 
 registry& default_registry() {

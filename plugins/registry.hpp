@@ -18,6 +18,7 @@ namespace gs {
 using json = nlohmann::ordered_json;
 class population_base;
 struct population_spec;
+class cuda_population;
 
 // A parameter or state variable as `info`, the docs and the config validator see it.
 struct param_info {
@@ -49,6 +50,9 @@ struct model_info {
   std::function<std::unique_ptr<population_base>(const population_spec&, uint64_t seed,
                                                  uint32_t pop_index, uint32_t first_gid)>
       make;
+  // Copies a population made by `make` to the GPU (engine/backends/cuda). Set when the model's
+  // registration was compiled by nvcc: the model has no GPU form otherwise.
+  std::function<std::unique_ptr<cuda_population>(population_base&)> make_cuda;
 };
 
 // Where a rule sends the synapses it generates, as population-local (source, target) pairs.

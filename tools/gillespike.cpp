@@ -8,11 +8,11 @@
 #include <cstdio>
 #include <iostream>
 
-#include "engine/backends/clock/simulator.hpp"
 #include "engine/backends/event/direct.hpp"
 #include "engine/backends/event/simulator.hpp"
 #include "dataset/export.hpp"
 #include "engine/network.hpp"
+#include "engine/simulate.hpp"
 #include "io/config.hpp"
 #include "io/run_outputs.hpp"
 #include "learning/predictor/commands.hpp"
@@ -67,7 +67,7 @@ int run(const std::string& file, const std::string& out_override, const std::vec
   t0 = clock_type::now();
   progress_bar bar(cfg.duration, !quiet);
   const gs::progress_fn show = [&](double t) { bar(t); };
-  gs::run_result res = cfg.backend == "clock" ? gs::simulate_clock(net, cfg, show) : gs::simulate_event(net, cfg, show);
+  gs::run_result res = gs::simulate(net, cfg, show);
   bar.finish();
   timing.simulate_s = since(t0);
 
@@ -80,9 +80,9 @@ int run(const std::string& file, const std::string& out_override, const std::vec
   gs::write_summary(dir, summary);
 
   if (!quiet) {
-    const std::string backend = cfg.backend == "clock"
-                                    ? fmt::format("clock backend, dt {} ms, {} threads", cfg.dt, res.threads)
-                                    : std::string("event backend");
+    const std::string backend = cfg.backend == "clock"  ? fmt::format("clock backend, dt {} ms, {} threads", cfg.dt, res.threads)
+                                : cfg.backend == "cuda" ? fmt::format("cuda backend, dt {} ms", cfg.dt)
+                                                        : std::string("event backend");
     std::printf("%s: %u neurons, %llu synapses, %.0f ms simulated (%s)\n", cfg.file.c_str(), net.neurons,
                 static_cast<unsigned long long>(summary["synapses"].get<uint64_t>()), cfg.duration, backend.c_str());
     for (const auto& [name, p] : summary["populations"].items())
@@ -91,7 +91,7 @@ int run(const std::string& file, const std::string& out_override, const std::vec
     std::printf("  spikes %llu, mean rate %.3f Hz, synaptic events %llu, %s %llu\n",
                 static_cast<unsigned long long>(summary["spikes"].get<uint64_t>()), summary["mean_rate_hz"].get<double>(),
                 static_cast<unsigned long long>(res.synaptic_events),
-                cfg.backend == "clock" ? "neuron updates" : "queue events", static_cast<unsigned long long>(res.events));
+                cfg.clock_driven() ? "neuron updates" : "queue events", static_cast<unsigned long long>(res.events));
     std::printf("  build %.3f s, simulate %.3f s (%.1f M synaptic events/s), write %.3f s, peak memory %.0f MB\n",
                 timing.build_s, timing.simulate_s, summary["synaptic_events_per_s"].get<double>() * 1e-6, timing.write_s,
                 summary["peak_memory_mb"].get<double>());

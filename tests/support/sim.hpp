@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -14,6 +15,7 @@
 #include "engine/backends/clock/simulator.hpp"
 #include "engine/backends/event/simulator.hpp"
 #include "engine/network.hpp"
+#include "engine/simulate.hpp"
 #include "io/config.hpp"
 #include "tests/support/stats.hpp"
 
@@ -47,13 +49,16 @@ inline sim_run simulate_json(const std::string& json_text, const std::vector<std
   const auto file = dir.write("run.json", json_text);
   sim_run r{load_config(file, sets, default_registry()), {}, {}};
   r.net = build_network(r.cfg, default_registry());
-  r.res = r.cfg.backend == "clock" ? simulate_clock(r.net, r.cfg) : simulate_event(r.net, r.cfg);
+  r.res = simulate(r.net, r.cfg);
   return r;
 }
 
 // A run file of examples/, as text.
 inline std::string read_example(const std::string& name) {
-  std::ifstream in(std::string(GS_SOURCE_DIR) + "/examples/" + name);
+  // GS_SOURCE_DIR in the environment wins: a bundle of test binaries runs from another tree
+  // (tools/gpu_check.sh).
+  const char* source = std::getenv("GS_SOURCE_DIR");
+  std::ifstream in(std::string(source ? source : GS_SOURCE_DIR) + "/examples/" + name);
   std::stringstream text;
   text << in.rdbuf();
   return text.str();

@@ -82,7 +82,7 @@ TEST_CASE("broken plugins are refused with the file and the reason, exit status 
     std::vector<std::string> words;
   };
   const std::vector<bad> cases{
-      {lib("bad_abi"), {"libbad_abi.so", "plugin ABI version 999", "has version 4", "rebuild"}},
+      {lib("bad_abi"), {"libbad_abi.so", "plugin ABI version 999", "has version 5", "rebuild"}},
       {lib("no_entry"), {"libno_entry.so", "not a gillespike plugin", "\"gillespike_plugin\""}},
       {lib("undefined_symbol"), {"libundefined_symbol.so", "gs_test_symbol_that_nobody_defines"}},
       {lib("duplicate_model"), {"libduplicate_model.so", "\"lif_psc_delta\" is registered twice", "built-in"}},

@@ -14,7 +14,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "engine/stimulus.hpp"
+#include "engine/backends/clock/grid.hpp"
 
 namespace gs {
 
@@ -29,78 +29,6 @@ struct block {
   population_base* pop;
   uint32_t pop_index, begin, end;  // local ids [begin, end)
   uint32_t count = 0;              // spikes of the present step, at spiked[first_gid + begin]
-};
-
-// Inputs at time t belong to the step that ends at or after t: step k covers (k dt, (k+1) dt]
-// (-1: at time 0, received before the first step). The tolerance keeps times meant to be on the
-// grid (0.3 ms at dt 0.1) on their grid point despite rounding in t / dt.
-int64_t step_of(double t, double dt) { return static_cast<int64_t>(std::ceil(t / dt - 1e-9)) - 1; }
-
-// A projection's delays in whole steps: one for all synapses, or one per synapse.
-struct delay_steps {
-  uint32_t steps = 0;
-  std::vector<uint16_t> per_synapse;
-  bool drawn = false;  // procedural, delays drawn per synapse: rounded as they are drawn
-};
-
-// A stimulus whose inputs are independent Poisson trains, one per target (stimulus_info::
-// independent_poisson): instead of its events one by one, each target's count in step k is drawn
-// from Poisson(lambda_k), lambda_k the rate's integral over the step, with the target's own
-// stream keyed by (seed, stimulus, target), in the task of the target's range. The same law as
-// the trains binned into steps, drawn in parallel and independent of the thread count.
-class counted_stimulus {
- public:
-  counted_stimulus(poisson_rates rates, double start, double stop)
-      : rates_(std::move(rates)), start_(start), stop_(stop) {}
-
-  bool active() const { return lambda_ > 0; }
-
-  // The expected count per target over (t0, t1] (rates in Hz, times in ms), and its table.
-  void set_step(double t0, double t1) {
-    const double a = std::max(t0, start_), b = std::min(t1, stop_);
-    double lambda = 0;
-    for (size_t i = 0; i < rates_.times_ms.size() && a < b; ++i) {
-      const double lo = std::max(a, rates_.times_ms[i]);
-      const double hi = std::min(b, i + 1 < rates_.times_ms.size() ? rates_.times_ms[i + 1] : b);
-      if (hi > lo) lambda += rates_.rates_hz[i] * 1e-3 * (hi - lo);
-    }
-    if (lambda != lambda_) tabulate(lambda);
-  }
-  // A count from a uniform u in [0, 1), by inversion of the tabulated distribution function.
-  uint32_t count(double u) const {
-    size_t j = 0;
-    if (cdf_.size() <= 32) {
-      while (u >= cdf_[j]) ++j;  // the last entry is 1
-    } else {
-      j = std::upper_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin();
-    }
-    return first_ + static_cast<uint32_t>(j);
-  }
-
- private:
-  // P(count <= first + j) for the counts within 12 standard deviations (and 12) of the mean: the
-  // mass left out below is under 1e-30; the last entry is set to 1, folding in the mass above,
-  // under 2^-53 or 12 standard deviations out.
-  void tabulate(double lambda) {
-    lambda_ = lambda;
-    cdf_.clear();
-    if (lambda <= 0) return;
-    const double sd = std::sqrt(lambda), log_lambda = std::log(lambda);
-    first_ = static_cast<uint32_t>(std::max(0.0, std::floor(lambda - 12 * sd - 12)));
-    double F = 0;
-    for (uint32_t k = first_;; ++k) {
-      F += std::exp(-lambda + k * log_lambda - std::lgamma(k + 1.0));
-      if (F >= 1 - 0x1p-53 || k > lambda + 12 * sd + 12) break;
-      cdf_.push_back(F);
-    }
-    cdf_.push_back(1.0);
-  }
-
-  poisson_rates rates_;
-  double start_, stop_;
-  double lambda_ = 0;
-  uint32_t first_ = 0;
-  std::vector<double> cdf_;
 };
 
 // One target of a counted stimulus, kept by the range that holds it, with its own stream: one
@@ -157,20 +85,6 @@ void sort_rows_by_target(projection& pr, std::vector<uint16_t>& delays) {
   }
 }
 
-uint32_t rounded_delay(const run_config& cfg, const projection& pr, double d) {
-  const long long s = std::llround(d / cfg.dt);
-  if (s < 1)
-    throw config_error(cfg.file, pr.path + ".delay",
-                       fmt::format("a delay of {} ms rounds to 0 steps of run.dt = {} ms (clock backend); use delays "
-                                   "of at least {} ms or a smaller dt",
-                                   d, cfg.dt, 0.5 * cfg.dt));
-  if (s > UINT16_MAX)
-    throw config_error(cfg.file, pr.path + ".delay",
-                       fmt::format("a delay of {} ms is {} steps of run.dt = {} ms; the clock backend takes at most {}",
-                                   d, s, cfg.dt, UINT16_MAX));
-  return static_cast<uint32_t>(s);
-}
-
 }  // namespace
 
 run_result simulate_clock(network& net, const run_config& cfg, const progress_fn& progress) {
@@ -193,29 +107,9 @@ run_result simulate_clock(network& net, const run_config& cfg, const progress_fn
   uint32_t stride = 1;
   for (const auto& p : net.populations) stride = std::max<uint32_t>(stride, 1 + p->receptor_count());
 
-  // Delays in steps. Per-synapse delays replace the projection's float delays (the event
-  // backend's form), which are released: on large networks they are a third of the synapse memory.
-  std::vector<delay_steps> delays(net.projections.size());
   uint32_t max_delay = 1;
-  for (size_t i = 0; i < net.projections.size(); ++i) {
-    projection& pr = net.projections[i];
-    if (pr.procedural() && !pr.delay_spec.is_constant()) {
-      delays[i].drawn = true;
-      max_delay = std::max(max_delay, rounded_delay(cfg, pr, pr.delay_spec.max_value()));
-    } else if (pr.delays.empty()) {
-      delays[i].steps = rounded_delay(cfg, pr, pr.delay);
-      max_delay = std::max(max_delay, delays[i].steps);
-    } else {
-      delays[i].per_synapse.resize(pr.delays.size());
-      for (size_t s = 0; s < pr.delays.size(); ++s) {
-        const uint32_t d = rounded_delay(cfg, pr, pr.delays[s]);
-        delays[i].per_synapse[s] = static_cast<uint16_t>(d);
-        max_delay = std::max(max_delay, d);
-      }
-      std::vector<float>().swap(pr.delays);
-    }
-    sort_rows_by_target(pr, delays[i].per_synapse);
-  }
+  std::vector<delay_steps> delays = delays_in_steps(net, cfg, max_delay);
+  for (size_t i = 0; i < net.projections.size(); ++i) sort_rows_by_target(net.projections[i], delays[i].per_synapse);
   // Ring of input sums: the slot of step k is read (and cleared) by step k; a spike at the end
   // of step k with a delay of D steps arrives at (k + 1 + D) dt, which is step k + D.
   const uint64_t ring_len = uint64_t(max_delay) + 1;
@@ -267,77 +161,35 @@ run_result simulate_clock(network& net, const run_config& cfg, const progress_fn
   std::vector<char> recorded(n_pops, 0);
   for (const auto& name : cfg.spike_populations) recorded[cfg.population_index(name)] = 1;
 
-  std::vector<stimulus> stimuli;
-  std::vector<double> stim_next;
-  std::vector<counted_stimulus> counted;
-  for (size_t i = 0; i < cfg.stimuli.size(); ++i) {
-    const stimulus_spec& spec = cfg.stimuli[i];
-    if (!spec.independent_poisson) {
-      stimuli.emplace_back(net, cfg, spec, uint32_t(i));
-      stim_next.push_back(stimuli.back().first());
-      continue;
-    }
-    const auto c = static_cast<uint32_t>(counted.size());
-    counted.emplace_back(spec.independent_poisson(spec.params), spec.start, std::min(spec.stop, T));
-    uint32_t j = 0;
-    for (const target_group& g : targets_of(net, cfg, spec, uint32_t(i))) {
-      for (size_t n = 0; n < g.ids.size(); ++n, ++j) {
-        const uint32_t gid = g.pop->first_gid + g.ids[n];
-        auto in = std::upper_bound(ranges.begin(), ranges.end(), gid,
-                                   [](uint32_t x, const target_range& r) { return x < r.begin; });
-        std::prev(in)->counted.push_back({c, size_t(gid) * stride + size_t(g.receptor + 1),
-                                          g.weights.empty() ? spec.weight.a : double(g.weights[n]),
-                                          sequential_stream(cfg.seed, rng_purpose::clock_poisson, uint32_t(i), j)});
-      }
-    }
-  }
+  grid_stimuli stimuli(net, cfg, [&](uint32_t c, uint32_t i, uint32_t j, uint32_t gid, uint32_t row, double w) {
+    auto in = std::upper_bound(ranges.begin(), ranges.end(), gid,
+                               [](uint32_t x, const target_range& r) { return x < r.begin; });
+    std::prev(in)->counted.push_back(
+        {c, size_t(gid) * stride + row, w, sequential_stream(cfg.seed, rng_purpose::clock_poisson, i, j)});
+  });
+  std::vector<counted_stimulus>& counted = stimuli.counted();
   // Stimulus events up to the end of step k (all of them at time 0 for k = -1) into `sums`.
   auto take_stimuli = [&](int64_t k, double* sums) {
-    for (size_t i = 0; i < stimuli.size(); ++i) {
-      while (stim_next[i] < T && step_of(stim_next[i], dt) <= k) {
-        stim_next[i] = stimuli[i].fire([&](const target_group& g, std::span<const uint32_t> ids, const float* w,
-                                           double w0) {
-          double* base = sums + size_t(g.pop->first_gid) * stride + size_t(g.receptor + 1);
-          for (size_t j = 0; j < ids.size(); ++j) base[size_t(ids[j]) * stride] += w ? double(w[j]) : w0;
-        });
-        res.synaptic_events += stimuli[i].deliveries_per_event();
-      }
-    }
+    res.synaptic_events +=
+        stimuli.take(k, [&](uint32_t gid, uint32_t row, double w) { sums[size_t(gid) * stride + row] += w; });
   };
 
-  // State recorders sample on the grid: sample j (at start + j interval) is the state at the
-  // nearest grid time m dt, after the step that ends there (m = 0: before the first step).
-  struct sampler {
-    population_base* pop;
-    std::vector<int> vars;
-    uint64_t j = 0;
-  };
-  std::vector<sampler> samplers;
+  // State recorders read the host state after the step.
+  grid_samples samples(cfg, n_steps, res.traces);
+  std::vector<std::pair<population_base*, std::vector<int>>> sampled;  // per recorder: population, variables
   for (const auto& r : cfg.state_recorders) {
-    trace_data tr;
-    tr.spec = &r;
-    tr.values.resize(r.variables.size());
-    res.traces.push_back(std::move(tr));
-    sampler s{net.populations[cfg.population_index(r.population)].get(), {}, 0};
-    for (const auto& v : r.variables) s.vars.push_back(s.pop->state_index(v));
-    samplers.push_back(std::move(s));
+    population_base* pop = net.populations[cfg.population_index(r.population)].get();
+    std::vector<int> vars;
+    for (const auto& v : r.variables) vars.push_back(pop->state_index(v));
+    sampled.emplace_back(pop, std::move(vars));
   }
-  auto sample_step = [&](size_t r) -> uint64_t {  // grid index of the next sample, or none
-    const auto& spec = *res.traces[r].spec;
-    const double t = spec.start + static_cast<double>(samplers[r].j) * spec.interval;
-    return t < T ? std::min(n_steps, static_cast<uint64_t>(std::llround(t / dt))) : UINT64_MAX;
-  };
   auto take_samples = [&](uint64_t m) {
-    for (size_t r = 0; r < samplers.size(); ++r) {
-      sampler& s = samplers[r];
+    samples.at(m, [&](size_t r) {
+      const auto& [pop, vars] = sampled[r];
       trace_data& tr = res.traces[r];
-      for (uint64_t next = sample_step(r); next <= m; next = sample_step(r)) {
-        tr.times.push_back(static_cast<double>(m) * dt);
-        for (size_t v = 0; v < s.vars.size(); ++v)
-          for (uint32_t id : tr.spec->ids) tr.values[v].push_back(s.pop->value(id, s.vars[v]));
-        ++s.j;
-      }
-    }
+      for (size_t v = 0; v < vars.size(); ++v)
+        for (uint32_t id : tr.spec->ids) tr.values[v].push_back(pop->value(id, vars[v]));
+    });
   };
 
   take_stimuli(-1, slot(0));
