@@ -9,6 +9,9 @@
 #include <set>
 #include <sstream>
 
+#include "engine/network.hpp"
+#include "io/hdf5_read.hpp"
+#include "io/npy.hpp"
 #include "plugins/spatial.hpp"
 
 #include "plugins/loader.hpp"
@@ -412,6 +415,223 @@ void check_procedural(const checker& c, const run_config& cfg, const registry& r
 
 }  // namespace
 
+// "protocol": trials of blank and stimulus segments driving input populations (dataset/protocol.hpp).
+// Each input becomes a stimulus entry of its own whose generator plays the protocol's rates.
+void read_protocol(const checker& c, run_config& cfg, const json& body, const registry& reg) {
+  const std::string P = "protocol";
+  c.object(body, P);
+  c.keys(body, P, {"trials", "segments", "shuffle", "seed", "split", "stimuli", "inputs"});
+  auto pr = std::make_shared<protocol_spec>();
+  pr->trials = static_cast<uint32_t>(c.count(c.required(body, P, "trials"), c.at(P, "trials"), UINT32_MAX));
+  if (pr->trials == 0) c.fail(c.at(P, "trials"), "expected at least one trial");
+  if (body.contains("shuffle")) pr->shuffle = c.boolean(body["shuffle"], c.at(P, "shuffle"));
+  pr->seed = body.contains("seed") ? c.count(body["seed"], c.at(P, "seed"), UINT64_MAX) : cfg.seed;
+  if (body.contains("split")) {
+    pr->split = c.numbers(body["split"], c.at(P, "split"));
+    if (pr->split.size() != 3 || pr->split[0] < 0 || pr->split[1] < 0 || pr->split[2] < 0 ||
+        pr->split[0] + pr->split[1] + pr->split[2] <= 0)
+      c.fail(c.at(P, "split"), "expected [train, validation, test]: three fractions >= 0, not all 0");
+  }
+
+  // stimuli by name, in file order (a stimulus id is the position)
+  std::vector<std::string> names;
+  const std::string SP = c.at(P, "stimuli");
+  const json& stims = c.object(c.required(body, P, "stimuli"), SP);
+  for (const auto& [name, outer] : stims.items()) {
+    const std::string p0 = c.at(SP, name);
+    const std::vector<std::string> kinds{"grating", "rate_file"};
+    if (!outer.is_object() || outer.size() != 1) c.fail(p0, "expected an object with one key (grating, rate_file)");
+    const std::string kind = outer.begin().key();
+    const std::string p = c.at(p0, kind);
+    const json& b = c.object(outer.begin().value(), p);
+    protocol_stimulus st;
+    st.name = name;
+    if (kind == "grating") {
+      c.keys(b, p, {"orientation", "spatial_frequency", "temporal_frequency", "contrast", "phase"});
+      st.g.orientation_deg = c.number(b, p, "orientation", 0);
+      st.g.spatial_frequency = b.contains("spatial_frequency") ? c.positive(b["spatial_frequency"], c.at(p, "spatial_frequency"), true) : 1.0;
+      st.g.temporal_frequency_hz = c.number(b, p, "temporal_frequency", 2);
+      st.g.contrast = c.number(b, p, "contrast", 1);
+      if (st.g.contrast < 0 || st.g.contrast > 1)
+        c.fail(c.at(p, "contrast"), fmt::format("expected a contrast in [0, 1], found {}", st.g.contrast));
+      st.g.phase_deg = c.number(b, p, "phase", 0);
+    } else if (kind == "rate_file") {
+      c.keys(b, p, {"path", "frame", "dataset"});
+      st.kind = protocol_stimulus::rate_file;
+      auto t = std::make_shared<rate_table>();
+      const std::filesystem::path f(c.string(c.required(b, p, "path"), c.at(p, "path")));
+      t->path = f.is_absolute() ? f.string() : (std::filesystem::path(cfg.file).parent_path() / f).string();
+      t->frame_ms = c.positive(c.required(b, p, "frame"), c.at(p, "frame"));
+      const std::string ext = f.extension().string();
+      try {
+        if (ext == ".npy") {
+          if (b.contains("dataset")) c.fail(c.at(p, "dataset"), "only HDF5 rate files have datasets");
+          t->rates = io::read_npy_matrix(t->path, t->rows, t->columns);
+        } else if (ext == ".h5" || ext == ".hdf5") {
+          const std::string ds = b.contains("dataset") ? c.string(b["dataset"], c.at(p, "dataset")) : "rates";
+          const auto shape = io::read_h5_shape(t->path, ds);
+          if (shape.size() != 2)
+            c.fail(c.at(p, "path"), fmt::format("{}: dataset {} has {} dimensions; expected 2 (neurons x frames)",
+                                                t->path, ds, shape.size()));
+          t->rows = shape[0];
+          t->columns = shape[1];
+          t->rates = io::read_h5_doubles(t->path, ds);
+        } else {
+          c.fail(c.at(p, "path"), fmt::format("expected a .npy, .h5 or .hdf5 file, found \"{}\"", f.string()));
+        }
+      } catch (const std::runtime_error& e) {
+        if (dynamic_cast<const config_error*>(&e)) throw;
+        c.fail(c.at(p, "path"), e.what());
+      }
+      if (t->columns == 0) c.fail(c.at(p, "path"), fmt::format("{}: no frames", t->path));
+      for (size_t k = 0; k < t->rates.size(); ++k)
+        if (!(t->rates[k] >= 0) || !std::isfinite(t->rates[k]))
+          c.fail(c.at(p, "path"), fmt::format("{}: rate [{}, {}] is {}; rates must be finite and >= 0 Hz", t->path,
+                                              k / t->columns, k % t->columns, t->rates[k]));
+      st.table = std::move(t);
+    } else {
+      c.fail(c.at(p0, kind), "unknown protocol stimulus" + did_you_mean(kind, kinds));
+    }
+    names.push_back(name);
+    pr->stimuli.push_back(std::move(st));
+  }
+
+  // one trial's segments
+  const std::string GP = c.at(P, "segments");
+  const json& segs = c.array(c.required(body, P, "segments"), GP);
+  if (segs.empty()) c.fail(GP, "expected at least one segment");
+  for (size_t j = 0; j < segs.size(); ++j) {
+    const std::string p = c.at(GP, j);
+    const json& s = c.object(segs[j], p);
+    protocol_spec::slot slot;
+    if (s.contains("blank")) {
+      c.keys(s, p, {"blank"});
+      slot.duration = c.positive(s["blank"], c.at(p, "blank"));
+    } else {
+      c.keys(s, p, {"blank", "stimulus", "duration"});
+      const std::string name = c.string(c.required(s, p, "stimulus"), c.at(p, "stimulus"));
+      const auto it = std::find(names.begin(), names.end(), name);
+      if (it == names.end())
+        c.fail(c.at(p, "stimulus"), fmt::format("unknown protocol stimulus \"{}\"{}", name, did_you_mean(name, names)));
+      slot.stimulus = int32_t(it - names.begin());
+      slot.duration = c.positive(c.required(s, p, "duration"), c.at(p, "duration"));
+      const protocol_stimulus& st = pr->stimuli[size_t(slot.stimulus)];
+      if (st.kind == protocol_stimulus::rate_file && st.table->columns * st.table->frame_ms < slot.duration)
+        c.fail(c.at(p, "duration"), fmt::format("{} ms is longer than the {} frames of {} ms in {}", slot.duration,
+                                                st.table->columns, st.table->frame_ms, st.table->path));
+    }
+    pr->segments.push_back(slot);
+  }
+
+  // inputs: the populations the stimuli drive
+  const std::string IP = c.at(P, "inputs");
+  const json& ins = c.array(c.required(body, P, "inputs"), IP);
+  if (ins.empty()) c.fail(IP, "expected at least one input population");
+  uint64_t rows = 0;
+  bool any_grating = false;
+  for (const auto& st : pr->stimuli) any_grating |= st.kind == protocol_stimulus::grating;
+  for (size_t i = 0; i < ins.size(); ++i) {
+    const std::string p = c.at(IP, i);
+    const json& b = c.object(ins[i], p);
+    c.keys(b, p, {"target", "weight", "receptor", "baseline", "gain", "receptive_field"});
+    protocol_input in;
+    in.path = p;
+    in.target = c.string(c.required(b, p, "target"), c.at(p, "target"));
+    const int pi = cfg.population_index(in.target);
+    if (pi < 0) {
+      std::vector<std::string> pops;
+      for (const auto& ps : cfg.populations) pops.push_back(ps.name);
+      c.fail(c.at(p, "target"), fmt::format("unknown population \"{}\"{}", in.target, did_you_mean(in.target, pops)));
+    }
+    const population_spec& tp = cfg.populations[size_t(pi)];
+    if (any_grating && tp.positions.kind == layout_spec::none)
+      c.fail(c.at(p, "target"), fmt::format("a grating needs positions, but population \"{}\" has no \"positions\"",
+                                            in.target));
+    in.first_row = rows;
+    rows += tp.size;
+    in.baseline_hz = b.contains("baseline") ? c.positive(b["baseline"], c.at(p, "baseline"), true) : 0.0;
+    in.gain_hz = b.contains("gain") ? c.positive(b["gain"], c.at(p, "gain"), true) : 0.0;
+    if (b.contains("receptive_field")) {
+      const std::string rp = c.at(p, "receptive_field");
+      const json& rf = c.object(b["receptive_field"], rp);
+      c.keys(rf, rp, {"polarity", "center_sigma", "surround_sigma", "surround_weight"});
+      const std::string pol = rf.contains("polarity") ? c.string(rf["polarity"], c.at(rp, "polarity")) : "on";
+      if (pol != "on" && pol != "off")
+        c.fail(c.at(rp, "polarity"), fmt::format("expected \"on\" or \"off\", found \"{}\"{}", pol,
+                                                 did_you_mean(pol, {"on", "off"})));
+      in.rf.polarity = pol == "on" ? 1 : -1;
+      in.rf.center_sigma = rf.contains("center_sigma") ? c.positive(rf["center_sigma"], c.at(rp, "center_sigma"), true) : 0.0;
+      in.rf.surround_sigma =
+          rf.contains("surround_sigma") ? c.positive(rf["surround_sigma"], c.at(rp, "surround_sigma"), true) : 0.0;
+      in.rf.surround_weight =
+          rf.contains("surround_weight") ? c.positive(rf["surround_weight"], c.at(rp, "surround_weight"), true) : 0.0;
+    }
+
+    stimulus_spec s;
+    s.generator = "protocol";
+    s.path = p;
+    s.targets = {in.target};
+    if (b.contains("weight")) s.weight = c.value(b["weight"], c.at(p, "weight"));
+    if (b.contains("receptor")) {
+      s.receptor = c.string(b["receptor"], c.at(p, "receptor"));
+      const auto& recs = reg.find_model(tp.model)->receptors;
+      if (std::find(recs.begin(), recs.end(), s.receptor) == recs.end())
+        c.fail(c.at(p, "receptor"), fmt::format("population \"{}\" has no receptor \"{}\"{}", in.target, s.receptor,
+                                                did_you_mean(s.receptor, recs)));
+    } else if (!s.weight.is_constant()) {
+      c.fail(c.at(p, "receptor"), "is required when the weight is a distribution");
+    }
+    s.stop = pr->length();
+    const uint32_t input = uint32_t(i);
+    const population_spec target = tp;
+    const uint64_t seed = cfg.seed;
+    s.make = [pr, input, target, seed, pi](const json&, const stimulus_context& ctx) {
+      return make_protocol_generator(pr, input, neuron_positions(target, seed, uint32_t(pi)), ctx);
+    };
+    pr->inputs.push_back(in);
+    cfg.stimuli.push_back(std::move(s));
+  }
+  for (const auto& st : pr->stimuli)
+    if (st.kind == protocol_stimulus::rate_file && st.table->rows != rows)
+      c.fail(c.at(SP, st.name), fmt::format("{} has {} rows; expected one per input neuron, {} in all", st.table->path,
+                                            st.table->rows, rows));
+  if (cfg.duration == 0) cfg.duration = pr->length();
+  cfg.protocol = std::move(pr);
+}
+
+// "outputs.hidden": which neurons the annotations mark hidden (dataset/hidden.hpp).
+void read_hidden(const checker& c, run_config& cfg, const json& body) {
+  const std::string P = "outputs.hidden";
+  c.object(body, P);
+  c.keys(body, P, {"fraction", "selection", "seed", "populations"});
+  hidden_spec& h = cfg.hidden;
+  h.fraction = c.positive(c.required(body, P, "fraction"), c.at(P, "fraction"), true);
+  if (h.fraction > 1) c.fail(c.at(P, "fraction"), fmt::format("expected a fraction in [0, 1], found {}", h.fraction));
+  if (body.contains("selection")) {
+    h.selection = c.string(body["selection"], c.at(P, "selection"));
+    if (h.selection != "uniform" && h.selection != "clustered")
+      c.fail(c.at(P, "selection"), fmt::format("expected \"uniform\" or \"clustered\", found \"{}\"{}", h.selection,
+                                               did_you_mean(h.selection, {"uniform", "clustered"})));
+  }
+  h.seed = body.contains("seed") ? c.count(body["seed"], c.at(P, "seed"), UINT64_MAX) : cfg.seed;
+  std::vector<std::string> all;
+  for (const auto& ps : cfg.populations) all.push_back(ps.name);
+  if (body.contains("populations")) {
+    h.populations = c.strings(body["populations"], c.at(P, "populations"));
+    for (size_t k = 0; k < h.populations.size(); ++k)
+      if (cfg.population_index(h.populations[k]) < 0)
+        c.fail(c.at(c.at(P, "populations"), k), fmt::format("unknown population \"{}\"{}", h.populations[k],
+                                                            did_you_mean(h.populations[k], all)));
+  }
+  for (const auto& ps : cfg.populations) {
+    const bool listed = h.populations.empty() ||
+                        std::find(h.populations.begin(), h.populations.end(), ps.name) != h.populations.end();
+    if (listed && h.selection == "clustered" && ps.positions.kind == layout_spec::none)
+      c.fail(c.at(P, "selection"), fmt::format("a clustered selection needs positions, but population \"{}\" has no "
+                                               "\"positions\" (list the others in outputs.hidden.populations)", ps.name));
+  }
+}
+
 run_config load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides,
                        registry& reg) {
   run_config cfg;
@@ -422,7 +642,7 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
   cfg.document = doc;
 
   c.object(doc, "");
-  c.keys(doc, "", {"plugins", "run", "populations", "projections", "stimuli", "recorders", "outputs"});
+  c.keys(doc, "", {"plugins", "run", "populations", "projections", "stimuli", "protocol", "recorders", "outputs"});
 
   // plugins first: they add the models, rules and stimuli the rest may name
   if (doc.contains("plugins")) {
@@ -441,7 +661,9 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
   // run
   const json& run = c.object(c.required(doc, "", "run"), "run");
   c.keys(run, "run", {"duration", "seed", "backend", "method", "min_delay", "dt", "threads"});
-  cfg.duration = c.positive(c.required(run, "run", "duration"), "run.duration");
+  // A protocol's length is the default duration (set where the protocol is read).
+  if (!doc.contains("protocol") || run.contains("duration"))
+    cfg.duration = c.positive(c.required(run, "run", "duration"), "run.duration");
   if (run.contains("seed")) cfg.seed = c.count(run["seed"], "run.seed", UINT64_MAX);
   if (run.contains("backend")) {
     cfg.backend = c.string(run["backend"], "run.backend");
@@ -516,7 +738,7 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
       c.fail(p, fmt::format("{}; a population name becomes an HDF5 group in spikes.h5 and traces.h5",
                             name.empty() ? "empty population name" : "population name \"" + name + "\" contains '/'"));
     c.object(body, p);
-    c.keys(body, p, {"size", "model", "params", "initial", "positions", "type"});
+    c.keys(body, p, {"size", "model", "params", "initial", "positions", "type", "layer"});
     population_spec ps;
     ps.name = name;
     ps.path = p;
@@ -539,6 +761,7 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
       if (std::find(types.begin(), types.end(), ps.type) == types.end())
         c.fail(c.at(p, "type"), fmt::format("unknown population type \"{}\"{}", ps.type, did_you_mean(ps.type, types)));
     }
+    if (body.contains("layer")) ps.layer = c.string(body["layer"], c.at(p, "layer"));
     total += ps.size;
     if (total > UINT32_MAX) c.fail(c.at(p, "size"), "more than 2^32 - 1 neurons in all");
     ps.model = c.string(c.required(body, p, "model"), c.at(p, "model"));
@@ -843,6 +1066,8 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
     }
   }
 
+  if (doc.contains("protocol")) read_protocol(c, cfg, doc["protocol"], reg);
+
   // recorders
   if (doc.contains("recorders")) {
     const json& recs = c.array(doc["recorders"], "recorders");
@@ -896,20 +1121,21 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
   // outputs
   if (doc.contains("outputs")) {
     const json& out = c.object(doc["outputs"], "outputs");
-    c.keys(out, "outputs", {"dir", "formats", "phy_sample_rate"});
+    c.keys(out, "outputs", {"dir", "formats", "phy_sample_rate", "hidden"});
     if (out.contains("dir")) {
       cfg.output_dir = c.string(out["dir"], "outputs.dir");
       if (cfg.output_dir.empty()) c.fail("outputs.dir", "expected a folder name, found an empty string");
     }
     if (out.contains("formats")) {
       cfg.formats = c.strings(out["formats"], "outputs.formats");
-      const std::vector<std::string> known{"sonata", "phy"};
+      const std::vector<std::string> known{"sonata", "phy", "annotations", "nwb"};
       for (size_t k = 0; k < cfg.formats.size(); ++k)
         if (std::find(known.begin(), known.end(), cfg.formats[k]) == known.end())
           c.fail(c.at("outputs.formats", k), fmt::format("unknown output format \"{}\"{}", cfg.formats[k],
                                                          did_you_mean(cfg.formats[k], known)));
     }
     if (out.contains("phy_sample_rate")) cfg.phy_sample_rate = c.positive(out["phy_sample_rate"], "outputs.phy_sample_rate");
+    if (out.contains("hidden")) read_hidden(c, cfg, out["hidden"]);
   }
   return cfg;
 }

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "dataset/hidden.hpp"
+#include "dataset/protocol.hpp"
 #include "engine/value.hpp"
 #include "plugins/registry.hpp"
 
@@ -41,6 +43,7 @@ struct population_spec {
   std::vector<named_value> params, initial;
   layout_spec positions;
   std::string type;  // "excitatory", "inhibitory" (Dale's law is checked), or empty
+  std::string layer;  // a label for the annotations (e.g. "L4"), or empty
 };
 
 struct projection_spec {
@@ -92,6 +95,8 @@ struct run_config {
   std::string output_dir = "out";
   std::vector<std::string> formats{"sonata", "phy"};
   double phy_sample_rate = 30000.0;
+  std::shared_ptr<const protocol_spec> protocol;  // null without "protocol"
+  hidden_spec hidden;
 
   int population_index(const std::string& name) const;
   // The clock and cuda backends share the time grid, the step order and the delays in steps.

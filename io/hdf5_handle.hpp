@@ -88,14 +88,37 @@ class writer {
   // cost more than the simulation itself on small networks.
   template <class T>
   void dataset(const std::string& path, std::initializer_list<hsize_t> shape, const T* data) {
-    static_assert(std::is_same_v<T, double> || std::is_same_v<T, std::uint64_t>);
-    const hid_t file_type = std::is_same_v<T, double> ? H5T_IEEE_F64LE : H5T_STD_U64LE;
-    const hid_t mem_type = std::is_same_v<T, double> ? H5T_NATIVE_DOUBLE : H5T_NATIVE_UINT64;
-    std::vector<hsize_t> dims(shape);
+    const auto [file_type, mem_type] = types_of<T>();
+    dataset(path, std::vector<hsize_t>(shape), file_type, mem_type, data);
+  }
+
+  // Variable-length UTF-8 strings, what h5py reads as str (after .asstr()).
+  void string_dataset(const std::string& path, const std::vector<std::string>& values) {
+    const auto type = string_type();
+    std::vector<const char*> ptrs;
+    for (const auto& v : values) ptrs.push_back(v.c_str());
+    dataset(path, {hsize_t(values.size())}, type.get(), type.get(), ptrs.data());
+  }
+
+  void string_scalar(const std::string& path, const std::string& value) {
+    const auto type = string_type();
+    const char* text = value.c_str();
+    dataset(path, std::vector<hsize_t>{}, type.get(), type.get(), &text);
+  }
+
+  // An attribute holding an HDF5 object reference to `target` (NWB's VectorIndex.target).
+  void reference_attribute(const std::string& object, const char* name, const std::string& target) {
+    hobj_ref_t ref;
+    check(H5Rcreate(&ref, file_.get(), target.c_str(), H5R_OBJECT, -1), shown_, "reference " + target);
+    attribute(object, name, H5T_STD_REF_OBJ, H5T_STD_REF_OBJ, 0, &ref);
+  }
+
+  void dataset(const std::string& path, std::vector<hsize_t> dims, hid_t file_type, hid_t mem_type, const void* data) {
     hsize_t total = 1;
     for (const hsize_t d : dims) total *= d;
-    const auto space = make(H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose, shown_,
-                            "create dataspace for " + path);
+    // No dimensions: a scalar.
+    const auto space = make(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(int(dims.size()), dims.data(), nullptr),
+                            H5Sclose, shown_, "create dataspace for " + path);
     const auto props = make(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, shown_, "create properties for " + path);
     if (total > chunk_elements) {
       // Chunks span whole trailing rows where possible, so a time slice reads one chunk.
@@ -129,17 +152,43 @@ class writer {
 
   // Variable-length UTF-8, what h5py writes for a Python str.
   void string_attribute(const std::string& object, const char* name, const std::string& value) {
-    const auto type = make(H5Tcopy(H5T_C_S1), H5Tclose, shown_, "create string type");
-    check(H5Tset_size(type.get(), H5T_VARIABLE), shown_, "size string type");
-    check(H5Tset_cset(type.get(), H5T_CSET_UTF8), shown_, "set string encoding");
+    const auto type = string_type();
     const char* text = value.c_str();
     attribute(object, name, type.get(), type.get(), 0, &text);
+  }
+  void strings_attribute(const std::string& object, const char* name, const std::vector<std::string>& values) {
+    const auto type = string_type();
+    std::vector<const char*> ptrs;
+    for (const auto& v : values) ptrs.push_back(v.c_str());
+    attribute(object, name, type.get(), type.get(), ptrs.size(), ptrs.data());
   }
 
   void close() { check(file_.close(), shown_, "close file"); }
 
  private:
   static constexpr hsize_t chunk_elements = 65536;
+
+  handle string_type() {
+    auto type = make(H5Tcopy(H5T_C_S1), H5Tclose, shown_, "create string type");
+    check(H5Tset_size(type.get(), H5T_VARIABLE), shown_, "size string type");
+    check(H5Tset_cset(type.get(), H5T_CSET_UTF8), shown_, "set string encoding");
+    return type;
+  }
+
+  // Little-endian file types for the element types the writers store.
+  template <class T>
+  static std::pair<hid_t, hid_t> types_of() {
+    if constexpr (std::is_same_v<T, double>) return {H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE};
+    else if constexpr (std::is_same_v<T, float>) return {H5T_IEEE_F32LE, H5T_NATIVE_FLOAT};
+    else if constexpr (std::is_same_v<T, std::uint64_t>) return {H5T_STD_U64LE, H5T_NATIVE_UINT64};
+    else if constexpr (std::is_same_v<T, std::int64_t>) return {H5T_STD_I64LE, H5T_NATIVE_INT64};
+    else if constexpr (std::is_same_v<T, std::int32_t>) return {H5T_STD_I32LE, H5T_NATIVE_INT32};
+    else if constexpr (std::is_same_v<T, std::uint32_t>) return {H5T_STD_U32LE, H5T_NATIVE_UINT32};
+    else {
+      static_assert(std::is_same_v<T, std::uint8_t>);
+      return {H5T_STD_U8LE, H5T_NATIVE_UINT8};
+    }
+  }
 
   static hid_t create_file(const std::filesystem::path& create) {
     quiet_errors();

@@ -76,17 +76,8 @@ std::string_view value_of(std::string_view header, std::string_view key, const s
   return header.substr(std::min(header.find_first_not_of(' '), header.size()));
 }
 
-}  // namespace
-
-void write_npy(const std::filesystem::path& p, std::span<const std::int64_t> d) { write_any(p, d); }
-void write_npy(const std::filesystem::path& p, std::span<const std::int32_t> d) { write_any(p, d); }
-void write_npy(const std::filesystem::path& p, std::span<const std::uint64_t> d) { write_any(p, d); }
-void write_npy(const std::filesystem::path& p, std::span<const double> d) { write_any(p, d); }
-void write_npy(const std::filesystem::path& p, std::span<const float> d) { write_any(p, d); }
-
-template <npy_element T>
-std::vector<T> read_npy(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
+// Opens `path` and reads its header up to the data (format 1.0 or 2.0).
+std::string read_header(std::ifstream& in, const std::filesystem::path& path) {
   if (!in) throw std::runtime_error(fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
   char lead[12] = {};
   if (!in.read(lead, 10) || std::string_view(lead, magic.size()) != magic) bad(path, "the .npy magic", "other bytes");
@@ -100,7 +91,21 @@ std::vector<T> read_npy(const std::filesystem::path& path) {
   }
   std::string header(header_len, '\0');
   if (!in.read(header.data(), std::streamsize(header_len))) bad(path, "a complete header", "end of file");
+  return header;
+}
 
+}  // namespace
+
+void write_npy(const std::filesystem::path& p, std::span<const std::int64_t> d) { write_any(p, d); }
+void write_npy(const std::filesystem::path& p, std::span<const std::int32_t> d) { write_any(p, d); }
+void write_npy(const std::filesystem::path& p, std::span<const std::uint64_t> d) { write_any(p, d); }
+void write_npy(const std::filesystem::path& p, std::span<const double> d) { write_any(p, d); }
+void write_npy(const std::filesystem::path& p, std::span<const float> d) { write_any(p, d); }
+
+template <npy_element T>
+std::vector<T> read_npy(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string header = read_header(in, path);
   const std::string_view dtype = value_of(header, "descr", path);
   if (!dtype.starts_with(fmt::format("'{}'", descr<T>()))) {
     bad(path, fmt::format("dtype '{}'", descr<T>()), dtype.substr(0, dtype.find(',')));
@@ -130,5 +135,36 @@ template std::vector<std::int32_t> read_npy<std::int32_t>(const std::filesystem:
 template std::vector<std::uint64_t> read_npy<std::uint64_t>(const std::filesystem::path&);
 template std::vector<double> read_npy<double>(const std::filesystem::path&);
 template std::vector<float> read_npy<float>(const std::filesystem::path&);
+
+std::vector<double> read_npy_matrix(const std::filesystem::path& path, std::size_t& rows, std::size_t& columns) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string header = read_header(in, path);
+  const std::string_view dtype = value_of(header, "descr", path);
+  const bool f8 = dtype.starts_with("'<f8'"), f4 = dtype.starts_with("'<f4'");
+  if (!f8 && !f4) bad(path, "dtype '<f8' or '<f4'", dtype.substr(0, dtype.find(',')));
+  if (!value_of(header, "fortran_order", path).starts_with("False")) bad(path, "C order", "Fortran order");
+  const std::string_view shape = value_of(header, "shape", path);
+  const std::string_view shape_text = shape.substr(0, shape.find(')') + 1);
+  const char* p = shape.data() + 1;
+  const char* const e = shape.data() + shape.size();
+  auto r1 = std::from_chars(p, e, rows);
+  if (!shape.starts_with('(') || r1.ec != std::errc{} || r1.ptr + 2 > e || r1.ptr[0] != ',' || r1.ptr[1] != ' ')
+    bad(path, "a 2-D shape (rows, columns)", shape_text);
+  auto r2 = std::from_chars(r1.ptr + 2, e, columns);
+  if (r2.ec != std::errc{} || r2.ptr >= e || *r2.ptr != ')') bad(path, "a 2-D shape (rows, columns)", shape_text);
+  const std::size_t width = f8 ? 8 : 4, n = rows * columns;
+  const std::size_t data_bytes = std::filesystem::file_size(path) - std::size_t(in.tellg());
+  if (data_bytes != n * width)
+    bad(path, fmt::format("{} elements for shape {}", n, shape_text), fmt::format("{} bytes of data", data_bytes));
+  std::vector<double> out(n);
+  if (f8) {
+    if (!in.read(reinterpret_cast<char*>(out.data()), std::streamsize(data_bytes))) bad(path, "data", "a read error");
+  } else {
+    std::vector<float> f(n);
+    if (!in.read(reinterpret_cast<char*>(f.data()), std::streamsize(data_bytes))) bad(path, "data", "a read error");
+    std::copy(f.begin(), f.end(), out.begin());
+  }
+  return out;
+}
 
 }  // namespace gs::io

@@ -27,4 +27,7 @@ concept npy_element = std::same_as<T, std::int64_t> || std::same_as<T, std::int3
 template <npy_element T>
 std::vector<T> read_npy(const std::filesystem::path& path);
 
+// A 2-D float64 or float32 array in C order, as float64, row-major; `rows` and `columns` get its shape.
+std::vector<double> read_npy_matrix(const std::filesystem::path& path, std::size_t& rows, std::size_t& columns);
+
 }  // namespace gs::io

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <fstream>
 
+#include "dataset/hidden.hpp"
+#include "io/annotations.hpp"
 #include "io/npy.hpp"
 #include "io/sonata.hpp"
 #include "io/staged_file.hpp"
@@ -70,6 +72,12 @@ void write_run_data(const fs::path& dir, const run_config& cfg, const network& n
                            "dat_path = []\nn_channels_dat = 0\ndtype = 'int16'\noffset = 0\n"
                            "sample_rate = {:.1f}\nhp_filtered = False\n",
                            cfg.phy_sample_rate));
+  }
+  if (wants("annotations") || wants("nwb")) {
+    std::vector<std::array<double, 2>> centres;
+    const std::vector<uint8_t> hidden = hidden_mask(cfg, &centres);
+    if (wants("annotations")) io::write_annotations(dir / "annotations.h5", cfg, net, hidden, centres);
+    if (wants("nwb") && cfg.record_spikes) io::write_nwb(dir / "spikes.nwb", cfg, net, res, hidden);
   }
   if (!res.traces.empty()) {
     std::vector<io::trace_group> groups;

@@ -10,6 +10,7 @@
 
 #include "engine/backends/event/direct.hpp"
 #include "engine/backends/event/simulator.hpp"
+#include "dataset/export.hpp"
 #include "engine/network.hpp"
 #include "engine/simulate.hpp"
 #include "io/config.hpp"
@@ -111,6 +112,19 @@ int validate(const std::string& file, const std::vector<std::string>& sets) {
   return 0;
 }
 
+// Binned sparse examples of a protocol run (dataset/export.hpp), with bytes on disk per spike.
+int export_run(const gs::export_options& opt) {
+  const gs::export_summary s = gs::export_binned(opt);
+  const double per = s.spikes ? 1.0 / double(s.spikes) : 0.0;
+  std::printf("%s: %llu examples, %llu spikes in them, %llu nonzero bins of %g ms\n", opt.out_dir.string().c_str(),
+              static_cast<unsigned long long>(s.examples), static_cast<unsigned long long>(s.spikes),
+              static_cast<unsigned long long>(s.nonzeros), opt.bin_ms);
+  std::printf("  binned.h5 %llu bytes (%.2f per spike), npz/ %llu bytes (%.2f per spike), peak memory %.0f MB\n",
+              static_cast<unsigned long long>(s.h5_bytes), double(s.h5_bytes) * per,
+              static_cast<unsigned long long>(s.npz_bytes), double(s.npz_bytes) * per, gs::peak_memory_mb());
+  return 0;
+}
+
 void print_params(const std::vector<gs::param_info>& ps) {
   for (const auto& p : ps)
     std::printf("      %-16s %-4s %-9s %s\n", p.name.c_str(), p.unit.c_str(), gs::default_text(p).c_str(), p.doc.c_str());
@@ -183,6 +197,11 @@ int main(int argc, char** argv) {
   auto* validate_cmd = app.add_subcommand("validate", "check a run file without running it");
   validate_cmd->add_option("config", file, "run file (JSON)")->required();
   validate_cmd->add_option("--set", sets, "override a run-file value: PATH=VALUE")->allow_extra_args(false)->take_all();
+  gs::export_options export_opt;
+  auto* export_cmd = app.add_subcommand("export", "bin a protocol run's examples into sparse CSR matrices (HDF5, .npz)");
+  export_cmd->add_option("run_dir", export_opt.run_dir, "output folder of the run (spikes.h5, annotations.h5)")->required();
+  export_cmd->add_option("--bin", export_opt.bin_ms, "bin width in ms")->capture_default_str();
+  export_cmd->add_option("-o,--output", export_opt.out_dir, "folder for binned.h5 and npz/ (default RUN_DIR/binned)");
   std::vector<std::string> plugin_files;
   auto* info_cmd = app.add_subcommand("info", "version, cell models, connection rules and their parameters");
   info_cmd->add_option("--plugin", plugin_files, "also load this plugin (a path, or a name on the search path)")
@@ -259,6 +278,10 @@ int main(int argc, char** argv) {
   try {
     if (*run_cmd) return run(file, out, sets, quiet, t_start);
     if (*validate_cmd) return validate(file, sets);
+    if (*export_cmd) {
+      if (export_opt.out_dir.empty()) export_opt.out_dir = export_opt.run_dir / "binned";
+      return export_run(export_opt);
+    }
     if (*predict_train) return gs::predictor::run_train(train_opt);
     if (*predict_eval) return gs::predictor::run_eval(eval_opt);
     if (*predict_sample) return gs::predictor::run_sample(sample_opt);

@@ -14,3 +14,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# PyPI packages: pynwb (the NWB reference reader) and SciPy (.npz sparse matrices), which the tests
+# read outputs with, and matplotlib for tools/plot.py; into the python3 on PATH, only when missing.
+if ! python3 -c 'import pynwb, scipy, h5py, matplotlib' >/dev/null 2>&1; then
+  echo "installing from PyPI: pynwb scipy h5py matplotlib"
+  python3 -m pip install -q pynwb scipy h5py matplotlib
+fi
