@@ -41,6 +41,9 @@ class population_base {
   virtual double sample(double t, uint32_t local, int variable) const = 0;
   virtual int receptor_index(const std::string& name) const = 0;
   virtual int state_index(const std::string& name) const = 0;
+  // Parameter `index` of the model's parameter table (the order `info` lists) as the neuron has
+  // it: drawn per neuron when the run file gives a distribution (exported in annotations.h5).
+  virtual double parameter(uint32_t local, int index) const = 0;
 
   // The clock backend (engine/backends/clock): one step of dt for neurons [begin, end). Each
   // neuron's summed inputs of the step are in[i * stride + 1 + receptor] (DC at in[i * stride]);
@@ -207,6 +210,7 @@ class population_of final : public population_base {
     }
   }
   double value(uint32_t i, int variable) const override { return slots_[i].s.*(Model::state_table[variable].member); }
+  double parameter(uint32_t i, int index) const override { return p(i).*(Model::param_table[index].member); }
   int receptor_count() const override { return static_cast<int>(Model::receptors.size()); }
 
   // What a GPU copy of the population takes (engine/backends/cuda/kernels.cuh), after prepare_steps().

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <random>
@@ -137,6 +138,19 @@ void write_annotations(const std::filesystem::path& path, const run_config& cfg,
     out.string_attribute(g, "layer", ps.layer);
     out.string_attribute(g, "type", ps.type);
     out.string_attribute(g, "params", params_of(cfg, ps).dump());
+    // Parameters drawn per neuron: the values each neuron ran with, in id order.
+    const auto& table = default_registry().find_model(ps.model)->params;
+    bool drawn = false;
+    for (const auto& nv : ps.params) {
+      if (nv.value.is_constant()) continue;
+      if (!drawn) out.group(g + "/drawn"), drawn = true;
+      const auto index = static_cast<int>(
+          std::find_if(table.begin(), table.end(), [&](const param_info& pi) { return pi.name == nv.name; }) -
+          table.begin());
+      std::vector<double> values(ps.size);
+      for (uint32_t i = 0; i < ps.size; ++i) values[i] = net.populations[p]->parameter(i, index);
+      out.dataset(g + "/drawn/" + nv.name, {hsize_t(ps.size)}, values.data());
+    }
   }
 
   out.group("/hidden");
