@@ -70,6 +70,12 @@ TEST_CASE("install, build the example plugins with find_package, run them") {
   MESSAGE(fmt::format("installed plugin: {} spikes, worst error against the closed form {:.2e} ms", ts.size(), worst));
   CHECK(worst < 1e-6);
 
+#if defined(GILLESPIKE_HAVE_CUDA)
+  // With CUDA the kit compiles the model with nvcc (examples/plugins/CMakeLists.txt): it has a GPU
+  // form, so a cuda run of it validates (a plugin compiled without one is refused).
+  CHECK(sh(test::quote(cli) + " validate " + test::quote(run.string()) + " --set 'run.backend=\"cuda\"'", log) == 0);
+#endif
+
   // The installed CLI lists what the plugins added.
   REQUIRE(sh(test::quote(cli) + " info --plugin " + test::quote((build / "libring.so").string()), log) == 0);
   CHECK(test::has(test::slurp(log), "ring (" + (build / "libring.so").string()));
