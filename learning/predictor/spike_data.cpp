@@ -156,16 +156,55 @@ spike_train read_sonata(const fs::path& file) {
   return s;
 }
 
+spike_train read_nwb(const fs::path& file) {
+  spike_train s;
+  s.source = file.string();
+  const auto times = reading([&] { return io::read_h5_doubles(file, "/units/spike_times"); });
+  const auto ends = reading([&] { return io::read_h5_uint64(file, "/units/spike_times_index"); });
+  const auto neuron = reading([&] { return io::read_h5_uint64(file, "/units/neuron_id"); });
+  if (ends.size() != neuron.size())
+    throw data_error(fmt::format("{}: /units has {} spike_times_index entries but {} neuron_id; expected one per unit",
+                                 file.string(), ends.size(), neuron.size()));
+  std::vector<std::pair<double, int>> events;
+  events.reserve(times.size());
+  std::uint64_t begin = 0, top = 0;
+  for (std::size_t u = 0; u < ends.size(); ++u) {
+    if (ends[u] < begin || ends[u] > times.size())
+      throw data_error(fmt::format("{}: /units/spike_times_index[{}] = {} is outside [{}, {}]", file.string(), u,
+                                   ends[u], begin, times.size()));
+    if (neuron[u] >= std::uint64_t(std::numeric_limits<int>::max()))
+      throw data_error(fmt::format("{}: /units/neuron_id[{}] = {} is too large for a vocabulary", file.string(), u,
+                                   neuron[u]));
+    for (std::uint64_t k = begin; k < ends[u]; ++k) {
+      if (!std::isfinite(times[k]))
+        throw data_error(fmt::format("{}: /units/spike_times[{}] = {} is not finite", file.string(), k, times[k]));
+      events.emplace_back(times[k] * 1e3, int(neuron[u]));
+    }
+    top = std::max(top, neuron[u]);
+    begin = ends[u];
+  }
+  if (events.empty()) throw data_error(fmt::format("{}: no spikes in /units", file.string()));
+  std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [t, id] : events) {
+    s.t_ms.push_back(t);
+    s.ids.push_back(id);
+  }
+  s.populations = {{"nwb", 0, int(top) + 1}};
+  return s;
+}
+
 spike_train read_spikes(const fs::path& path) {
   if (!fs::exists(path)) throw data_error(fmt::format("{}: no such file or folder", path.string()));
   if (fs::is_directory(path)) {
     if (fs::exists(path / "spike_clusters.npy")) return read_phy(path);
     if (fs::exists(path / "phy" / "spike_clusters.npy")) return read_phy(path / "phy");
     if (fs::exists(path / "spikes.h5")) return read_sonata(path / "spikes.h5");
-    throw data_error(fmt::format("{}: expected a phy folder (spike_clusters.npy), a run output folder (phy/ or "
-                                 "spikes.h5) or a SONATA .h5 file",
+    if (fs::exists(path / "spikes.nwb")) return read_nwb(path / "spikes.nwb");
+    throw data_error(fmt::format("{}: expected a phy folder (spike_clusters.npy), a run output folder (phy/, "
+                                 "spikes.h5 or spikes.nwb), a SONATA .h5 file or an NWB .nwb file",
                                  path.string()));
   }
+  if (path.extension() == ".nwb") return read_nwb(path);
   return read_sonata(path);
 }
 

@@ -1,5 +1,5 @@
 // The spike trains the predictor learns from: one time-ordered sequence of (time, token) events
-// read from the simulator's outputs (a phy folder or a SONATA spikes file), where a token is a
+// read from the simulator's outputs (a phy folder, a SONATA spikes file or the NWB export), where a token is a
 // neuron's index in a vocabulary of populations; and the chronological train/validation/test split.
 #pragma once
 
@@ -37,7 +37,11 @@ spike_train read_phy(const std::filesystem::path& dir);
 // A SONATA spikes file: every population under /spikes, merged in time order; tokens number the
 // populations one after another (in the file's order), each sized by its largest node id + 1.
 spike_train read_sonata(const std::filesystem::path& file);
-// A .h5 file is SONATA; a folder is a phy folder, or a run's output folder holding phy/ or spikes.h5.
+// An NWB file's units table (the annotated export, spikes.nwb): spike_times (s) split by
+// spike_times_index, each unit's neuron_id as its id, in one population "nwb".
+spike_train read_nwb(const std::filesystem::path& file);
+// A .h5 file is SONATA and a .nwb file NWB; a folder is a phy folder, or a run's output folder
+// holding phy/, spikes.h5 or spikes.nwb.
 spike_train read_spikes(const std::filesystem::path& path);
 
 // Re-numbers `train`'s tokens in a model's vocabulary (same population names); throws data_error

@@ -15,6 +15,7 @@
 #include "io/sonata.hpp"
 #include "learning/predictor/evaluate.hpp"
 #include "learning/predictor/spike_data.hpp"
+#include "tests/support/cli.hpp"
 
 namespace fs = std::filesystem;
 using namespace gs::predictor;
@@ -107,6 +108,24 @@ TEST_CASE("phy folder: bad input is refused with the file and what was found") {
   CHECK(data_error_of([&] { read_phy(d.path); }).find("params.py") != std::string::npos);
   std::ofstream(d.path / "params.py") << "n_channels_dat = 0\n";
   CHECK(data_error_of([&] { read_phy(d.path); }).find("sample_rate = <Hz>") != std::string::npos);
+}
+
+TEST_CASE("NWB (the annotated export): the same events as the run's phy folder") {
+  scratch_dir d;
+  std::ofstream(d.path / "run.json") << R"({"run": {"duration": 300, "seed": 4},
+    "populations": {"a": {"model": "lif_psc_exp", "size": 30, "params": {"I_e": {"uniform": [380, 600]}}},
+                    "b": {"model": "lif_psc_exp", "size": 20, "params": {"I_e": 500}}},
+    "recorders": [{"spikes": {}}], "outputs": {"formats": ["phy", "nwb"]}})";
+  const auto r = gs::test::cli({"run", "-q", (d.path / "run.json").string(), "-o", (d.path / "out").string()}, d.path);
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const spike_train phy = read_phy(d.path / "out/phy"), nwb = read_spikes(d.path / "out/spikes.nwb");
+  CHECK(phy.size() > 100);
+  CHECK(nwb.t_ms == phy.t_ms);
+  CHECK(nwb.ids == phy.ids);
+  CHECK(nwb.vocabulary() == 50);
+  fs::remove_all(d.path / "out/phy");
+  fs::remove(d.path / "out/spikes.h5");
+  CHECK(read_spikes(d.path / "out").ids == phy.ids);  // a run folder holding only spikes.nwb
 }
 
 TEST_CASE("SONATA: populations merged in time order, tokens numbered population by population") {
