@@ -18,6 +18,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 bundle="${1:-gpu-bundle}"
 logs="${OUT:-$root/gpu-check-logs}"
+export PYTHONUNBUFFERED=1  # the benchmarks' lines as they come, also when cut off
 mkdir -p "$logs"
 if [ ! -x "$bundle/bin/gillespike" ]; then
   echo "== no bundle at $bundle: building one here (needs the project's packages)"
