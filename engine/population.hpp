@@ -523,8 +523,9 @@ class population_of final : public population_base {
 
 namespace gs {
 
-// The registry entry of a model: its tables for `info` and validation, and its factory. Compiled
-// by nvcc (with CUDA enabled), the entry also puts the model on the GPU (make_cuda).
+// The registry entry of a model: its tables for `info` and validation, and its factory. Its GPU
+// form is added apart (add_gpu_form in engine/backends/cuda/kernels.cuh), from a file compiled by
+// nvcc, so the CPU code of the population can stay with the host compiler.
 template <class Model>
 model_info describe_model(std::string origin = "built-in") {
   model_info m;
@@ -542,9 +543,6 @@ model_info describe_model(std::string origin = "built-in") {
   m.make = [](const population_spec& spec, uint64_t seed, uint32_t pop_index, uint32_t first) {
     return std::unique_ptr<population_base>(new population_of<Model>(spec, seed, pop_index, first));
   };
-#if defined(__CUDACC__) && defined(GILLESPIKE_HAVE_CUDA)
-  m.make_cuda = &make_cuda_population<Model>;
-#endif
   return m;
 }
 

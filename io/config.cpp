@@ -769,9 +769,9 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
     if (!m) c.fail(c.at(p, "model"), fmt::format("unknown cell model \"{}\"{}", ps.model,
                                                  did_you_mean(ps.model, reg.model_names())));
     if (cfg.backend == "cuda" && !m->make_cuda)
-      c.fail(c.at(p, "model"), fmt::format("cell model \"{}\" ({}) cannot run on the GPU: its registration was not "
-                                           "compiled with nvcc (docs/plugins.md, \"On the GPU\"); use \"backend\": "
-                                           "\"clock\" to run the same step on the CPU", ps.model, m->origin));
+      c.fail(c.at(p, "model"), fmt::format("cell model \"{}\" ({}) cannot run on the GPU: it has no GPU form (one is "
+                                           "added from code compiled by nvcc: docs/plugins.md, \"On the GPU\"); use "
+                                           "\"backend\": \"clock\" to run the same step on the CPU", ps.model, m->origin));
     for (const auto& [section, table, out] :
          {std::tuple{"params", &m->params, &ps.params}, std::tuple{"initial", &m->state, &ps.initial}}) {
       if (!body.contains(section)) continue;

@@ -1,6 +1,6 @@
-// The built-in models' registration: the same describe_model() call a plugin makes. With CUDA
-// enabled this file is compiled by nvcc (CMakeLists.txt), which gives every built-in model its GPU
-// form, exactly as compiling a plugin's source with nvcc does (docs/plugins.md).
+// The built-in models' registration: the same describe_model() call a plugin makes. Compiled by the
+// host compiler; with CUDA, models/builtin_gpu.cu then adds each model's GPU form, as a plugin does
+// (docs/plugins.md, "On the GPU").
 #include "engine/population.hpp"
 #include "models/adex.hpp"
 #include "models/glif.hpp"
@@ -30,6 +30,9 @@ void register_builtin_models(registry& reg) {
   reg.add_model(describe_model<glif3_psc_exp>("built-in"));
   reg.add_model(describe_model<glif4_psc_exp>("built-in"));
   reg.add_model(describe_model<glif5_psc_exp>("built-in"));
+#if defined(GILLESPIKE_HAVE_CUDA)
+  register_builtin_gpu_forms(reg);
+#endif
 }
 
 }  // namespace gs

@@ -60,6 +60,16 @@ void registry::begin_plugin(std::string file, std::string name, std::string buil
 
 void registry::end_plugin() { in_plugin_ = false; }
 
+void registry::add_gpu_form(const std::string& model,
+                            std::function<std::unique_ptr<cuda_population>(population_base&)> make_cuda) {
+  for (auto& m : models_)
+    if (m.name == model) {
+      m.make_cuda = std::move(make_cuda);
+      return;
+    }
+  throw std::runtime_error("a GPU form for cell model \"" + model + "\", which is not registered (add_model first)");
+}
+
 const model_info* registry::find_model(const std::string& name) const {
   for (const auto& m : models_)
     if (m.name == name) return &m;

@@ -50,8 +50,8 @@ struct model_info {
   std::function<std::unique_ptr<population_base>(const population_spec&, uint64_t seed,
                                                  uint32_t pop_index, uint32_t first_gid)>
       make;
-  // Copies a population made by `make` to the GPU (engine/backends/cuda). Set when the model's
-  // registration was compiled by nvcc: the model has no GPU form otherwise.
+  // Copies a population made by `make` to the GPU (engine/backends/cuda): set by
+  // registry::add_gpu_form from a file compiled by nvcc; the model has no GPU form otherwise.
   std::function<std::unique_ptr<cuda_population>(population_base&)> make_cuda;
 };
 
@@ -164,6 +164,10 @@ class registry {
   // Names must be unique across built-ins and plugins. Inside begin_plugin/end_plugin the
   // entries are stamped with the plugin's file as their origin.
   void add_model(model_info m);
+  // Gives a registered model its GPU form (model_info::make_cuda); engine/backends/cuda/kernels.cuh
+  // has add_gpu_form<Model>(registry&), which a file compiled by nvcc calls.
+  void add_gpu_form(const std::string& model,
+                    std::function<std::unique_ptr<cuda_population>(population_base&)> make_cuda);
   void add_rule(rule_info r);
   void add_stimulus(stimulus_info s);
   void begin_plugin(std::string file, std::string name, std::string built_with);
@@ -188,6 +192,7 @@ class registry {
 };
 
 void register_builtin_models(registry&);
+void register_builtin_gpu_forms(registry&);  // with CUDA: models/builtin_gpu.cu
 void register_builtin_rules(registry&);
 void register_builtin_stimuli(registry&);
 

@@ -62,7 +62,12 @@ struct quadratic_if {
   GS_HD static void reset(state& s, const params& p) { s.V_m = p.V_reset; }
 };
 
-void register_quadratic_if(gs::registry& reg) { reg.add_model(gs::describe_model<quadratic_if>()); }
+void register_quadratic_if(gs::registry& reg) {
+  reg.add_model(gs::describe_model<quadratic_if>());
+#if defined(__CUDACC__)
+  gs::add_gpu_form<quadratic_if>(reg);  // compiled by nvcc: the model runs on the cuda backend too
+#endif
+}
 
 }  // namespace
 

@@ -1,8 +1,8 @@
 // The GPU form of any cell model: the step kernel, which calls the same clock_step<Model>::run as
 // the CPU clock backend, and the population that launches it. engine/population.hpp includes this
-// file when it is compiled by nvcc with CUDA enabled, and describe_model<Model>() then gives the
-// model's registry entry a make_cuda: a built-in model's registration and a plugin's are compiled
-// the same way, so a plugin model runs on the GPU once its source is compiled with nvcc.
+// file when it is compiled by nvcc with CUDA enabled; add_gpu_form<Model>(registry) (at the end)
+// attaches the form to the registered model. Built-in models (models/builtin_gpu.cu) and plugins
+// (docs/plugins.md, "On the GPU") make the same call.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -130,6 +130,12 @@ class cuda_population_of final : public cuda_population {
 template <class Model>
 std::unique_ptr<cuda_population> make_cuda_population(population_base& host) {
   return std::make_unique<cuda_population_of<Model>>(static_cast<population_of<Model>&>(host));
+}
+
+// Gives Model, registered with describe_model<Model>(), its GPU form.
+template <class Model>
+void add_gpu_form(registry& reg) {
+  reg.add_gpu_form(std::string(Model::name), &make_cuda_population<Model>);
 }
 
 }  // namespace gs
