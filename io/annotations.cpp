@@ -251,8 +251,8 @@ std::string iso_now() {
 
 }  // namespace
 
-void write_nwb(const std::filesystem::path& path, const run_config& cfg, const network& net, const run_result& res,
-               const std::vector<uint8_t>& hidden) {
+void write_nwb(const std::filesystem::path& path, const run_config& cfg, const network& net, const spike_replay& spikes,
+               const std::vector<uint8_t>& hidden, std::size_t slice_spikes) {
   staged_file staged(path);
   h5::writer out(staged.temp(), path);
   nwb_writer nwb(out);
@@ -273,20 +273,39 @@ void write_nwb(const std::filesystem::path& path, const run_config& cfg, const n
   const neuron_columns n = columns_of(cfg, net, cfg.spike_populations, hidden);
   std::vector<int64_t> row_of(net.neurons, -1);
   for (size_t r = 0; r < n.id.size(); ++r) row_of[n.id[r]] = int64_t(r);
-  std::vector<uint64_t> ends(n.id.size() + 1, 0);
-  for (uint32_t g : res.spike_gids)
-    if (row_of[g] >= 0) ++ends[size_t(row_of[g]) + 1];
-  for (size_t r = 0; r < n.id.size(); ++r) ends[r + 1] += ends[r];
-  std::vector<double> times(ends.back());
-  std::vector<uint64_t> fill(ends.begin(), ends.end() - 1);
-  for (size_t k = 0; k < res.spike_gids.size(); ++k)
-    if (const int64_t r = row_of[res.spike_gids[k]]; r >= 0) times[fill[size_t(r)]++] = res.spike_times[k] * 1e-3;
-  ends.erase(ends.begin());
+  const size_t units = n.id.size();
+  std::vector<uint64_t> ends(units + 1, 0);  // ends[r + 1]: spikes of units up to r
+  spikes([&](std::span<const double>, std::span<const uint32_t> gids) {
+    for (uint32_t g : gids)
+      if (row_of[g] >= 0) ++ends[size_t(row_of[g]) + 1];
+  });
+  for (size_t r = 0; r < units; ++r) ends[r + 1] += ends[r];
 
   nwb.table("/units", "Units", "simulated neurons (id = row; neuron_id = gillespike global id)",
             {"spike_times", "neuron_id", "population", "layer", "type", "model", "x", "y", "hidden"});
-  nwb.ids("/units", n.id.size());
-  nwb.column("/units", "spike_times", times, "spike times (s)");
+  nwb.ids("/units", units);
+  // Units [lo, hi) at a time, as many as fit in slice_spikes, each slice filled by one replay.
+  h5::growing_dataset<double> spike_times = out.growing<double>("/units/spike_times");
+  std::vector<double> slice;
+  std::vector<uint64_t> fill;
+  for (size_t lo = 0, hi; lo < units; lo = hi) {
+    hi = lo + 1;
+    while (hi < units && ends[hi + 1] - ends[lo] <= slice_spikes) ++hi;
+    if (ends[hi] == ends[lo]) continue;
+    // A larger slice frees the last one first: two at once would double the peak.
+    if (slice.capacity() < ends[hi] - ends[lo]) std::vector<double>().swap(slice);
+    slice.assign(ends[hi] - ends[lo], 0.0);
+    fill.assign(ends.begin() + std::ptrdiff_t(lo), ends.begin() + std::ptrdiff_t(hi));
+    spikes([&](std::span<const double> times, std::span<const uint32_t> gids) {
+      for (size_t k = 0; k < gids.size(); ++k)
+        if (const int64_t r = row_of[gids[k]]; r >= int64_t(lo) && r < int64_t(hi))
+          slice[fill[size_t(r) - lo]++ - ends[lo]] = times[k] * 1e-3;
+    });
+    spike_times.append(slice);
+  }
+  out.string_attribute("/units/spike_times", "description", "spike times (s)");
+  nwb.typed("/units/spike_times", "VectorData");
+  ends.erase(ends.begin());
   out.dataset("/units/spike_times_index", {hsize_t(ends.size())}, ends.data());
   out.string_attribute("/units/spike_times_index", "description", "index into spike_times");
   nwb.typed("/units/spike_times_index", "VectorIndex");

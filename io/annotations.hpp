@@ -4,6 +4,8 @@
 // with extra columns, segments and trials as TimeIntervals) that pynwb reads.
 #pragma once
 #include <filesystem>
+#include <functional>
+#include <span>
 #include <vector>
 
 #include "engine/backends/event/simulator.hpp"
@@ -16,8 +18,15 @@ namespace gs::io {
 void write_annotations(const std::filesystem::path& path, const run_config& cfg, const network& net,
                        const std::vector<uint8_t>& hidden, const std::vector<std::array<double, 2>>& centres);
 
-// Units are the neurons of the recorded populations (ids are global neuron ids); spike times in s.
-void write_nwb(const std::filesystem::path& path, const run_config& cfg, const network& net, const run_result& res,
-               const std::vector<uint8_t>& hidden);
+// Replays a run's recorded spikes (ms, global ids) in time order, batch by batch, as often as it is
+// called: the NWB writer reads them once to count each unit's spikes and once per slice of units.
+using spike_batch_fn = std::function<void(std::span<const double> times_ms, std::span<const uint32_t> gids)>;
+using spike_replay = std::function<void(const spike_batch_fn&)>;
+
+// Units are the neurons of the recorded populations (ids are global neuron ids); spike times in s,
+// grouped by unit. Units are filled a slice at a time, each slice holding at most `slice_spikes`
+// spikes (one unit may exceed it alone), so a recording of any length is written in bounded memory.
+void write_nwb(const std::filesystem::path& path, const run_config& cfg, const network& net, const spike_replay& spikes,
+               const std::vector<uint8_t>& hidden, std::size_t slice_spikes = std::size_t(1) << 22);
 
 }  // namespace gs::io

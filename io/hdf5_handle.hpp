@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -72,6 +73,50 @@ inline void require_component(std::string_view name, std::string_view what) {
   }
 }
 
+// Little-endian file types (and the matching memory types) for the element types the writers store.
+template <class T>
+std::pair<hid_t, hid_t> types_of() {
+  if constexpr (std::is_same_v<T, double>) return {H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE};
+  else if constexpr (std::is_same_v<T, float>) return {H5T_IEEE_F32LE, H5T_NATIVE_FLOAT};
+  else if constexpr (std::is_same_v<T, std::uint64_t>) return {H5T_STD_U64LE, H5T_NATIVE_UINT64};
+  else if constexpr (std::is_same_v<T, std::int64_t>) return {H5T_STD_I64LE, H5T_NATIVE_INT64};
+  else if constexpr (std::is_same_v<T, std::int32_t>) return {H5T_STD_I32LE, H5T_NATIVE_INT32};
+  else if constexpr (std::is_same_v<T, std::uint32_t>) return {H5T_STD_U32LE, H5T_NATIVE_UINT32};
+  else {
+    static_assert(std::is_same_v<T, std::uint8_t>);
+    return {H5T_STD_U8LE, H5T_NATIVE_UINT8};
+  }
+}
+
+// A 1-D dataset written piece by piece, for data too long to hold (spikes while a run goes on):
+// it starts empty and grows with each append. Made by writer::growing.
+template <class T>
+class growing_dataset {
+ public:
+  growing_dataset(handle dset, std::string path, std::filesystem::path shown)
+      : dset_(std::move(dset)), path_(std::move(path)), shown_(std::move(shown)) {}
+
+  void append(std::span<const T> data) {
+    if (data.empty()) return;  // an empty span may carry a null pointer, which H5Dwrite rejects
+    hsize_t start = size_, count = data.size(), grown = size_ + count;
+    check(H5Dset_extent(dset_.get(), &grown), shown_, "extend " + path_);
+    const auto file_space = make(H5Dget_space(dset_.get()), H5Sclose, shown_, "get the dataspace of " + path_);
+    check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr), shown_,
+          "select the end of " + path_);
+    const auto mem_space = make(H5Screate_simple(1, &count, nullptr), H5Sclose, shown_, "create dataspace for " + path_);
+    check(H5Dwrite(dset_.get(), types_of<T>().second, mem_space.get(), file_space.get(), H5P_DEFAULT, data.data()),
+          shown_, "write dataset " + path_);
+    size_ = grown;
+  }
+  hsize_t size() const { return size_; }
+
+ private:
+  handle dset_;
+  std::string path_;
+  std::filesystem::path shown_;
+  hsize_t size_ = 0;
+};
+
 // Creates one new HDF5 file; errors report `shown` (a staged file's final name, not its temp name).
 class writer {
  public:
@@ -90,6 +135,20 @@ class writer {
   void dataset(const std::string& path, std::initializer_list<hsize_t> shape, const T* data) {
     const auto [file_type, mem_type] = types_of<T>();
     dataset(path, std::vector<hsize_t>(shape), file_type, mem_type, data);
+  }
+
+  // An empty 1-D dataset that grows by appends. Its chunks are smaller than the fixed-size ones'
+  // because a short stream still fills a whole chunk on disk: 128 KiB of doubles.
+  template <class T>
+  growing_dataset<T> growing(const std::string& path) {
+    const hsize_t empty = 0, unlimited = H5S_UNLIMITED, chunk = 16384;
+    const auto space = make(H5Screate_simple(1, &empty, &unlimited), H5Sclose, shown_, "create dataspace for " + path);
+    const auto props = make(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, shown_, "create properties for " + path);
+    check(H5Pset_chunk(props.get(), 1, &chunk), shown_, "set chunking for " + path);
+    return {make(H5Dcreate2(file_.get(), path.c_str(), types_of<T>().first, space.get(), H5P_DEFAULT, props.get(),
+                            H5P_DEFAULT),
+                 H5Dclose, shown_, "create dataset " + path),
+            path, shown_};
   }
 
   // Variable-length UTF-8 strings, what h5py reads as str (after .asstr()).
@@ -173,21 +232,6 @@ class writer {
     check(H5Tset_size(type.get(), H5T_VARIABLE), shown_, "size string type");
     check(H5Tset_cset(type.get(), H5T_CSET_UTF8), shown_, "set string encoding");
     return type;
-  }
-
-  // Little-endian file types for the element types the writers store.
-  template <class T>
-  static std::pair<hid_t, hid_t> types_of() {
-    if constexpr (std::is_same_v<T, double>) return {H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE};
-    else if constexpr (std::is_same_v<T, float>) return {H5T_IEEE_F32LE, H5T_NATIVE_FLOAT};
-    else if constexpr (std::is_same_v<T, std::uint64_t>) return {H5T_STD_U64LE, H5T_NATIVE_UINT64};
-    else if constexpr (std::is_same_v<T, std::int64_t>) return {H5T_STD_I64LE, H5T_NATIVE_INT64};
-    else if constexpr (std::is_same_v<T, std::int32_t>) return {H5T_STD_I32LE, H5T_NATIVE_INT32};
-    else if constexpr (std::is_same_v<T, std::uint32_t>) return {H5T_STD_U32LE, H5T_NATIVE_UINT32};
-    else {
-      static_assert(std::is_same_v<T, std::uint8_t>);
-      return {H5T_STD_U8LE, H5T_NATIVE_UINT8};
-    }
   }
 
   static hid_t create_file(const std::filesystem::path& create) {

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "io/staged_file.hpp"
 
@@ -47,20 +48,15 @@ std::string npy_prefix(std::string_view dtype, std::size_t n) {
   return prefix + dict;
 }
 
+[[noreturn]] void cannot(std::string_view what, const std::filesystem::path& path) {
+  throw std::runtime_error(fmt::format("cannot {} {}: {}", what, path.string(), std::strerror(errno)));
+}
+
 template <npy_element T>
 void write_any(const std::filesystem::path& path, std::span<const T> data) {
-  staged_file staged(path);
-  const std::string prefix = npy_prefix(descr<T>(), data.size());
-  std::FILE* f = std::fopen(staged.temp().c_str(), "wb");
-  if (!f) throw std::runtime_error(fmt::format("cannot create {}: {}", path.string(), std::strerror(errno)));
-  const bool written = std::fwrite(prefix.data(), 1, prefix.size(), f) == prefix.size() &&
-                       (data.empty() || std::fwrite(data.data(), sizeof(T), data.size(), f) == data.size());
-  const int write_errno = errno;
-  if (std::fclose(f) != 0 || !written) {
-    throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(),
-                                         std::strerror(written ? errno : write_errno)));
-  }
-  staged.commit();
+  npy_writer<T> out(path);
+  out.append(data);
+  out.finish();
 }
 
 [[noreturn]] void bad(const std::filesystem::path& path, std::string_view expected, std::string_view found) {
@@ -95,6 +91,44 @@ std::string read_header(std::ifstream& in, const std::filesystem::path& path) {
 }
 
 }  // namespace
+
+template <npy_element T>
+npy_writer<T>::npy_writer(const std::filesystem::path& path)
+    : staged_(path), file_(std::fopen(staged_.temp().c_str(), "wb")) {
+  if (!file_) cannot("create", path);
+  const std::string prefix = npy_prefix(descr<T>(), 0);
+  if (std::fwrite(prefix.data(), 1, prefix.size(), file_) != prefix.size()) cannot("write", path);
+}
+
+template <npy_element T>
+npy_writer<T>::~npy_writer() {
+  if (file_) std::fclose(file_);  // unfinished: staged_ removes the temporary file
+}
+
+template <npy_element T>
+void npy_writer<T>::append(std::span<const T> data) {
+  if (data.empty()) return;  // an empty span may carry a null pointer
+  if (std::fwrite(data.data(), sizeof(T), data.size(), file_) != data.size()) cannot("write", staged_.final_path());
+  size_ += data.size();
+}
+
+template <npy_element T>
+void npy_writer<T>::finish() {
+  // Any 1-D length up to 20 digits keeps the prefix at 128 bytes: it fits where the empty one was.
+  const std::string prefix = npy_prefix(descr<T>(), size_);
+  const bool written = std::fseek(file_, 0, SEEK_SET) == 0 && std::fwrite(prefix.data(), 1, prefix.size(), file_) == prefix.size();
+  const int write_errno = errno;
+  const int closed = std::fclose(std::exchange(file_, nullptr));
+  if (!written) errno = write_errno;
+  if (!written || closed != 0) cannot("write", staged_.final_path());
+  staged_.commit();
+}
+
+template class npy_writer<std::int64_t>;
+template class npy_writer<std::int32_t>;
+template class npy_writer<std::uint64_t>;
+template class npy_writer<double>;
+template class npy_writer<float>;
 
 void write_npy(const std::filesystem::path& p, std::span<const std::int64_t> d) { write_any(p, d); }
 void write_npy(const std::filesystem::path& p, std::span<const std::int32_t> d) { write_any(p, d); }

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "dataset/hidden.hpp"
@@ -33,52 +36,159 @@ static void write_text(const fs::path& path, const std::string& text) {
   f.commit();
 }
 
-void write_run_data(const fs::path& dir, const run_config& cfg, const network& net, const run_result& res) {
-  fs::create_directories(dir);
-  auto wants = [&](const char* f) { return std::find(cfg.formats.begin(), cfg.formats.end(), f) != cfg.formats.end(); };
-  if (cfg.record_spikes && wants("sonata")) {
-    // Spikes are recorded in time order; split them by population keeping that order.
-    std::vector<std::vector<double>> times(net.populations.size());
-    std::vector<std::vector<uint64_t>> ids(net.populations.size());
-    for (size_t k = 0; k < res.spike_times.size(); ++k) {
-      const uint32_t p = net.population_of(res.spike_gids[k]);
-      times[p].push_back(res.spike_times[k]);
-      ids[p].push_back(res.spike_gids[k] - net.populations[p]->first_gid);
-    }
-    std::vector<io::spike_population> pops;
-    for (const auto& name : cfg.spike_populations) {
-      const auto p = static_cast<size_t>(cfg.population_index(name));
-      pops.push_back({name, times[p], ids[p], io::spike_sorting::by_time});
-    }
-    io::write_sonata_spikes(dir / "spikes.h5", pops);
+namespace {
+
+bool wants(const run_config& cfg, const char* format) {
+  return std::find(cfg.formats.begin(), cfg.formats.end(), format) != cfg.formats.end();
+}
+
+[[noreturn]] void cannot(const char* what, const fs::path& path) {
+  throw std::runtime_error(fmt::format("cannot {} {}: {}", what, path.string(), std::strerror(errno)));
+}
+
+// The recorded spikes in batches as they came ([n][n times][n gids]), for the NWB writer's replays.
+class spike_spool {
+ public:
+  explicit spike_spool(const fs::path& path) : staged_(path), file_(std::fopen(staged_.temp().c_str(), "w+b")) {
+    if (!file_) cannot("create", staged_.temp());
   }
-  if (cfg.record_spikes && wants("phy")) {
-    const fs::path phy = dir / "phy";
-    fs::create_directories(phy);
-    const size_t n = res.spike_times.size();
-    std::vector<int64_t> samples(n);
-    std::vector<int32_t> clusters(n);
-    std::vector<double> seconds(n);
-    for (size_t k = 0; k < n; ++k) {
-      seconds[k] = res.spike_times[k] * 1e-3;
-      samples[k] = static_cast<int64_t>(std::llround(seconds[k] * cfg.phy_sample_rate));
-      clusters[k] = static_cast<int32_t>(res.spike_gids[k]);
+  ~spike_spool() { std::fclose(file_); }  // staged_, never committed, then removes the file
+  spike_spool(const spike_spool&) = delete;
+  spike_spool& operator=(const spike_spool&) = delete;
+
+  void add(std::span<const double> times, std::span<const uint32_t> gids) {
+    const uint64_t n = times.size();
+    if (std::fwrite(&n, sizeof n, 1, file_) != 1 || std::fwrite(times.data(), sizeof(double), n, file_) != n ||
+        std::fwrite(gids.data(), sizeof(uint32_t), n, file_) != n)
+      cannot("write", staged_.temp());
+  }
+  void replay(const io::spike_batch_fn& batch) {
+    if (std::fflush(file_) != 0 || std::fseek(file_, 0, SEEK_SET) != 0) cannot("read back", staged_.temp());
+    uint64_t n;
+    while (std::fread(&n, sizeof n, 1, file_) == 1) {
+      times_.resize(n);
+      gids_.resize(n);
+      if (std::fread(times_.data(), sizeof(double), n, file_) != n || std::fread(gids_.data(), sizeof(uint32_t), n, file_) != n)
+        cannot("read back", staged_.temp());
+      batch(times_, gids_);
     }
-    io::write_npy(phy / "spike_times.npy", std::span<const int64_t>(samples));
-    io::write_npy(phy / "spike_clusters.npy", std::span<const int32_t>(clusters));
-    io::write_npy(phy / "spikes.times.npy", std::span<const double>(seconds));
-    write_text(phy / "params.py",
+    if (std::ferror(file_)) cannot("read back", staged_.temp());
+  }
+
+ private:
+  io::staged_file staged_;
+  std::FILE* file_;
+  std::vector<double> times_;
+  std::vector<uint32_t> gids_;
+};
+
+}  // namespace
+
+struct spike_outputs::files {
+  files(const fs::path& d, const run_config& c, const network& n) : dir(d), cfg(c), net(n) {}
+  fs::path dir;
+  const run_config& cfg;
+  const network& net;
+  std::optional<io::sonata_spike_writer> sonata;
+  std::vector<size_t> sonata_index;  // population index -> group in spikes.h5
+  std::vector<std::vector<double>> pop_times;  // one batch split by population
+  std::vector<std::vector<uint64_t>> pop_ids;
+  std::optional<io::npy_writer<int64_t>> phy_samples;
+  std::optional<io::npy_writer<int32_t>> phy_clusters;
+  std::optional<io::npy_writer<double>> phy_seconds;
+  std::vector<int64_t> samples;
+  std::vector<int32_t> clusters;
+  std::vector<double> seconds;
+  std::optional<spike_spool> spool;
+};
+
+spike_outputs::spike_outputs(const fs::path& dir, const run_config& cfg, const network& net)
+    : files_(std::make_unique<files>(dir, cfg, net)) {
+  fs::create_directories(dir);
+  if (!cfg.record_spikes) return;
+  files& f = *files_;
+  if (wants(cfg, "sonata")) {
+    std::vector<io::sonata_spike_writer::population> pops;
+    f.sonata_index.assign(net.populations.size(), 0);
+    for (const auto& name : cfg.spike_populations) {
+      f.sonata_index[size_t(cfg.population_index(name))] = pops.size();
+      pops.push_back({name, io::spike_sorting::by_time});  // backends hand spikes over in time order
+    }
+    f.sonata.emplace(dir / "spikes.h5", pops);
+    f.pop_times.resize(pops.size());
+    f.pop_ids.resize(pops.size());
+  }
+  if (wants(cfg, "phy")) {
+    fs::create_directories(dir / "phy");
+    f.phy_samples.emplace(dir / "phy" / "spike_times.npy");
+    f.phy_clusters.emplace(dir / "phy" / "spike_clusters.npy");
+    f.phy_seconds.emplace(dir / "phy" / "spikes.times.npy");
+  }
+  if (wants(cfg, "nwb")) f.spool.emplace(dir / "spikes.spool");
+}
+
+spike_outputs::~spike_outputs() = default;
+
+void spike_outputs::take(std::span<const double> times_ms, std::span<const uint32_t> gids) {
+  files& f = *files_;
+  if (f.sonata) {
+    for (size_t k = 0; k < times_ms.size(); ++k) {
+      const uint32_t p = f.net.population_of(gids[k]);
+      const size_t s = f.sonata_index[p];
+      f.pop_times[s].push_back(times_ms[k]);
+      f.pop_ids[s].push_back(gids[k] - f.net.populations[p]->first_gid);
+    }
+    for (size_t s = 0; s < f.pop_times.size(); ++s) {
+      f.sonata->append(s, f.pop_times[s], f.pop_ids[s]);
+      f.pop_times[s].clear();
+      f.pop_ids[s].clear();
+    }
+  }
+  if (f.phy_samples) {
+    const size_t n = times_ms.size();
+    f.samples.resize(n);
+    f.clusters.resize(n);
+    f.seconds.resize(n);
+    for (size_t k = 0; k < n; ++k) {
+      f.seconds[k] = times_ms[k] * 1e-3;
+      f.samples[k] = static_cast<int64_t>(std::llround(f.seconds[k] * f.cfg.phy_sample_rate));
+      f.clusters[k] = static_cast<int32_t>(gids[k]);
+    }
+    f.phy_samples->append(f.samples);
+    f.phy_clusters->append(f.clusters);
+    f.phy_seconds->append(f.seconds);
+  }
+  if (f.spool) f.spool->add(times_ms, gids);
+}
+
+void spike_outputs::finish(const std::vector<uint8_t>& hidden) {
+  files& f = *files_;
+  if (f.sonata) f.sonata->finish();
+  if (f.phy_samples) {
+    f.phy_samples->finish();
+    f.phy_clusters->finish();
+    f.phy_seconds->finish();
+    write_text(f.dir / "phy" / "params.py",
                fmt::format("# written by gillespike: simulated spikes, no raw data file\n"
                            "dat_path = []\nn_channels_dat = 0\ndtype = 'int16'\noffset = 0\n"
                            "sample_rate = {:.1f}\nhp_filtered = False\n",
-                           cfg.phy_sample_rate));
+                           f.cfg.phy_sample_rate));
   }
-  if (wants("annotations") || wants("nwb")) {
-    std::vector<std::array<double, 2>> centres;
-    const std::vector<uint8_t> hidden = hidden_mask(cfg, &centres);
-    if (wants("annotations")) io::write_annotations(dir / "annotations.h5", cfg, net, hidden, centres);
-    if (wants("nwb") && cfg.record_spikes) io::write_nwb(dir / "spikes.nwb", cfg, net, res, hidden);
+  if (f.spool) {
+    io::write_nwb(f.dir / "spikes.nwb", f.cfg, f.net, [&](const io::spike_batch_fn& batch) { f.spool->replay(batch); },
+                  hidden);
+    f.spool.reset();  // removes the spool file
   }
+}
+
+void write_run_data(const fs::path& dir, const run_config& cfg, const network& net, const run_result& res,
+                    spike_outputs& spikes) {
+  fs::create_directories(dir);
+  std::vector<std::array<double, 2>> centres;
+  const std::vector<uint8_t> hidden = wants(cfg, "annotations") || wants(cfg, "nwb") ? hidden_mask(cfg, &centres)
+                                                                                       : std::vector<uint8_t>{};
+  spikes.finish(hidden);
+  if (wants(cfg, "annotations")) io::write_annotations(dir / "annotations.h5", cfg, net, hidden, centres);
   if (!res.traces.empty()) {
     std::vector<io::trace_group> groups;
     std::vector<std::vector<uint64_t>> ids;

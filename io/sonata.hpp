@@ -5,9 +5,17 @@
 #include <cstdint>
 #include <filesystem>
 #include <span>
+#include <memory>
 #include <string>
+#include <vector>
+
+#include "io/staged_file.hpp"
 
 namespace gs::io {
+
+namespace h5 {
+class writer;
+}
 
 // Stored as the HDF5 enum attribute `sorting`; readers binary-search on it, so it must be true.
 enum class spike_sorting : std::uint8_t { none = 0, by_id = 1, by_time = 2 };
@@ -17,6 +25,30 @@ struct spike_population {  // one node population's spikes
   std::span<const double> timestamps_ms;
   std::span<const std::uint64_t> node_ids;  // population-local ids (SONATA node_ids)
   spike_sorting sorting;
+};
+
+// Spikes written as they come (a run's recording, batch by batch), each population's into datasets
+// that grow; write_sonata_spikes below writes whole arrays. Through a staged_file: the file
+// appears only after finish(), and a writer dropped unfinished leaves nothing.
+class sonata_spike_writer {
+ public:
+  struct population {
+    std::string name;
+    spike_sorting sorting;  // what the data will keep, checked as it arrives
+  };
+  sonata_spike_writer(const std::filesystem::path& path, std::span<const population> pops);
+  ~sonata_spike_writer();
+
+  // Appends to population `pop` (an index into the constructor's list). Throws
+  // std::invalid_argument as write_sonata_spikes does, when the data breaks the sorting.
+  void append(std::size_t pop, std::span<const double> timestamps_ms, std::span<const std::uint64_t> node_ids);
+  void finish();
+
+ private:
+  struct state;
+  staged_file staged_;
+  std::unique_ptr<h5::writer> out_;
+  std::vector<state> pops_;
 };
 
 // Writes through a staged_file. Throws std::invalid_argument when a population's spans differ in

@@ -66,15 +66,16 @@ int run(const std::string& file, const std::string& out_override, const std::vec
   timing.build_s = since(t0);
 
   t0 = clock_type::now();
+  const std::filesystem::path dir = out_override.empty() ? cfg.output_dir : out_override;
+  gs::spike_outputs spikes(dir, cfg, net);  // written while the run goes on
   progress_bar bar(cfg.duration, !quiet);
   const gs::progress_fn show = [&](double t) { bar(t); };
-  gs::run_result res = gs::simulate(net, cfg, show);
+  gs::run_result res = gs::simulate(net, cfg, show, &spikes);
   bar.finish();
   timing.simulate_s = since(t0);
 
   t0 = clock_type::now();
-  const std::filesystem::path dir = out_override.empty() ? cfg.output_dir : out_override;
-  gs::write_run_data(dir, cfg, net, res);
+  gs::write_run_data(dir, cfg, net, res, spikes);
   timing.write_s = since(t0);
   timing.wall_s = since(t_start);
   const gs::json summary = gs::run_summary(cfg, net, res, timing);

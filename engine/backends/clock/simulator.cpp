@@ -87,10 +87,11 @@ void sort_rows_by_target(projection& pr, std::vector<uint16_t>& delays) {
 
 }  // namespace
 
-run_result simulate_clock(network& net, const run_config& cfg, const progress_fn& progress) {
+run_result simulate_clock(network& net, const run_config& cfg, const progress_fn& progress, spike_sink* sink) {
   if (cfg.method == "direct")  // load_config says so first; this guards direct callers
     throw config_error(cfg.file, "run.method", "the direct method belongs to the event backend");
   run_result res;
+  res.sink = sink;
   const double dt = cfg.dt, T = cfg.duration;
   // Whole steps that fit in the duration (NEST asks for a multiple of the step): the last ends at
   // or before T, so spike times stay in (0, T].
@@ -301,8 +302,7 @@ run_result simulate_clock(network& net, const run_config& cfg, const progress_fn
         fired.push_back({bl.pop_index, local});
         ++res.spikes_per_population[bl.pop_index];
         if (recorded[bl.pop_index]) {
-          res.spike_times.push_back(t);
-          res.spike_gids.push_back(first + local);
+          res.record_spike(t, first + local);
         }
       }
     }
@@ -311,6 +311,7 @@ run_result simulate_clock(network& net, const run_config& cfg, const progress_fn
   }
   res.events = n_steps * N;
   for (const target_range& tr : ranges) res.synaptic_events += tr.deliveries;  // the last step's spikes arrive after T
+  res.pass_spikes();
   return res;
 }
 

@@ -11,6 +11,7 @@ namespace gs {
 // run_result::events counts neuron updates (steps times neurons). Spike data do not depend on
 // run.threads: blocks of neurons are fixed, their spikes are joined in block order and inputs
 // are summed serially in gid order.
-run_result simulate_clock(network& net, const run_config& cfg, const progress_fn& progress = {});
+run_result simulate_clock(network& net, const run_config& cfg, const progress_fn& progress = {},
+                          spike_sink* sink = nullptr);
 
 }  // namespace gs

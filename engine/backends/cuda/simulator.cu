@@ -146,7 +146,7 @@ class device_timer {
 
 }  // namespace
 
-run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn& progress) {
+run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn& progress, spike_sink* sink) {
   int devices = 0;
   const cudaError_t probe = cudaGetDeviceCount(&devices);
   if (probe != cudaSuccess || devices == 0)
@@ -154,6 +154,7 @@ run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn&
                                  "step on the CPU",
                                  probe != cudaSuccess ? cudaGetErrorString(probe) : "no device"));
   run_result res;
+  res.sink = sink;
   res.threads = 0;
   const double dt = cfg.dt, T = cfg.duration;
   const uint64_t n_steps = static_cast<uint64_t>(std::floor(T / dt + 1e-9));  // as the clock backend
@@ -337,8 +338,7 @@ run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn&
       const auto pop = static_cast<size_t>(std::upper_bound(pop_first.begin(), pop_first.end(), gid) - pop_first.begin() - 1);
       ++res.spikes_per_population[pop];
       if (recorded[pop]) {
-        res.spike_times.push_back(static_cast<double>(step + 1) * dt);
-        res.spike_gids.push_back(gid);
+        res.record_spike(static_cast<double>(step + 1) * dt, gid);
       }
       if (step + 1 < n_steps) {
         const uint32_t local = gid - pop_first[pop];
@@ -406,6 +406,7 @@ run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn&
   res.device_s = loop_time.seconds;
   res.copy_s = copy_time.seconds;
   res.events = n_steps * N;
+  res.pass_spikes();
   return res;
 }
 

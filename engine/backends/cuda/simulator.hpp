@@ -10,6 +10,7 @@ namespace gs {
 
 // Throws cuda_error (engine/backends/cuda/check.hpp) when no device is usable or a CUDA call
 // fails. run_result::events counts neuron updates, as on the clock backend; threads is 0.
-run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn& progress = {});
+run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn& progress = {},
+                         spike_sink* sink = nullptr);
 
 }  // namespace gs

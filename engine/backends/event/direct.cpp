@@ -46,9 +46,10 @@ class engine_draws {
 
 }  // namespace
 
-run_result simulate_direct(network& net, const run_config& cfg, const progress_fn& progress) {
+run_result simulate_direct(network& net, const run_config& cfg, const progress_fn& progress, spike_sink* sink) {
   check_method(net, cfg);
   run_result res;
+  res.sink = sink;
   const double T = cfg.duration;
   rate_tree tree(net.neurons);
   event_detail::event_sources<rate_tree> sources(net, cfg, res, tree);
@@ -90,6 +91,7 @@ run_result simulate_direct(network& net, const run_config& cfg, const progress_f
     }
   }
   --res.events;  // the last pass only found the end
+  res.pass_spikes();
   return res;
 }
 

@@ -11,6 +11,7 @@ namespace gs {
 // method needs every population stochastic. `validate` calls it too.
 void check_method(const network& net, const run_config& cfg);
 
-run_result simulate_direct(network& net, const run_config& cfg, const progress_fn& progress = {});
+run_result simulate_direct(network& net, const run_config& cfg, const progress_fn& progress = {},
+                           spike_sink* sink = nullptr);
 
 }  // namespace gs

@@ -10,10 +10,11 @@ namespace gs {
 
 using event_detail::event_sources;
 
-run_result simulate_event(network& net, const run_config& cfg, const progress_fn& progress) {
+run_result simulate_event(network& net, const run_config& cfg, const progress_fn& progress, spike_sink* sink) {
   check_method(net, cfg);
-  if (cfg.method == "direct") return simulate_direct(net, cfg, progress);
+  if (cfg.method == "direct") return simulate_direct(net, cfg, progress, sink);
   run_result res;
+  res.sink = sink;
   const double T = cfg.duration;
   indexed_heap neurons(net.neurons);
   event_sources<indexed_heap> sources(net, cfg, res, neurons);
@@ -39,6 +40,7 @@ run_result simulate_event(network& net, const run_config& cfg, const progress_fn
     }
   }
   --res.events;  // the last pass only found the end
+  res.pass_spikes();
   return res;
 }
 

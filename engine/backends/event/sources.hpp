@@ -94,8 +94,7 @@ class event_sources {
   void spike(double t, uint32_t pop, uint32_t local) {
     ++res_.spikes_per_population[pop];
     if (recorded_[pop]) {
-      res_.spike_times.push_back(t);
-      res_.spike_gids.push_back(first_gids_[pop] + local);
+      res_.record_spike(t, first_gids_[pop] + local);
     }
     for (uint32_t pi : net_.outgoing[pop]) {
       const projection& pr = net_.projections[pi];
