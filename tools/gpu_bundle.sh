@@ -34,13 +34,13 @@ cp "$build/gillespike" "$build/tests/test_cuda_backend" "$build/tests/test_cuda_
 cp "$build/test-plugins/libquadratic_if_gpu.so" "$build/test-plugins/libquadratic_if.so" "$out/plugins/"
 
 # The C library and the dynamic loader come from the GPU machine (a newer glibc runs what an
-# older one built); so does the driver (libcuda), which the CUDA runtime opens itself; and so does
-# cuBLAS (the predictor's CUDA path), too large to carry (libcublasLt alone is over 500 MiB):
-# gpu_check.sh finds the GPU machine's own CUDA 13 cuBLAS.
+# older one built); so does the driver (libcuda), which the CUDA runtime opens itself. cuBLAS, which
+# the predictor's CUDA path opens at run time, is not linked and too large to carry (libcublasLt
+# alone is over 500 MiB): gpu_check.sh finds the GPU machine's own.
 system_lib() {
   case "$(basename "$1")" in
     libc.so.* | libm.so.* | libpthread.so.* | libdl.so.* | librt.so.* | libresolv.so.* | libutil.so.* | ld-linux* | \
-    libcuda.so* | libcublas.so* | libcublasLt.so*) return 0 ;;
+    libcuda.so*) return 0 ;;
   esac
   return 1
 }

@@ -35,16 +35,17 @@ libs="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export GS_SOURCE_DIR="$root" GS_TEST_PLUGIN_DIR="$bundle/plugins" GS_CLI="$bundle/gillespike"
 status=0
 
-# cuBLAS is not in the bundle (gpu_bundle.sh): where the binaries do not find it already, copy the GPU
-# machine's own (CUDA 13: its toolkit, or the cuBLAS pip package beside PyTorch) into the bundle.
-if LD_LIBRARY_PATH="$libs" ldd "$bundle/bin/gillespike" | grep -q "libcublas.*not found"; then
+# cuBLAS, which the predictor's CUDA path opens at run time, is not in the bundle (gpu_bundle.sh):
+# unless the loader finds it, copy the GPU machine's own CUDA 13 cuBLAS (its toolkit's, or the pip
+# package's beside PyTorch) into the bundle's lib/, which the binaries search.
+if ! ldconfig -p 2>/dev/null | grep -q "libcublas\.so\.13 " && [ ! -e "$bundle/lib/libcublas.so.13" ]; then
   pip_cublas="$(python3 -c 'import nvidia.cublas, os; print(os.path.join(list(nvidia.cublas.__path__)[0], "lib"))' 2>/dev/null)"
   for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib $pip_cublas; do
     if [ -e "$dir/libcublas.so.13" ] && [ -e "$dir/libcublasLt.so.13" ]; then
       cp -L "$dir/libcublas.so.13" "$dir/libcublasLt.so.13" "$bundle/lib/" && echo "== cuBLAS from $dir" && break
     fi
   done
-  LD_LIBRARY_PATH="$libs" ldd "$bundle/bin/gillespike" | grep "not found" && echo "gpu_check: cuBLAS 13 not found" >&2
+  [ -e "$bundle/lib/libcublas.so.13" ] || echo "gpu_check: no CUDA 13 cuBLAS found; the predictor's GPU parts will fail" >&2
 fi
 
 echo "== GPU"

@@ -7,10 +7,13 @@
 #pragma nv_diag_suppress 20012
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 #include <fmt/format.h>
 
 #include <cmath>
 #include <map>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "engine/backends/cuda/check.hpp"
@@ -21,9 +24,49 @@ namespace gs::predictor {
 
 namespace {
 
+// cuBLAS is opened by the first cuda_model, not linked: linked, every gillespike process (every
+// command, every test) loads its 600 MB of libraries, and an export's peak memory went from under
+// 80 MB to 242 MB (tests/validation/test_export.cpp). These are the functions used.
+struct cublas_api {
+  decltype(&cublasCreate_v2) create;
+  decltype(&cublasDestroy_v2) destroy;
+  decltype(&cublasSgemm_v2) sgemm;
+  decltype(&cublasSgemmStridedBatched) sgemm_strided_batched;
+  decltype(&cublasSgemv_v2) sgemv;
+  decltype(&cublasSaxpy_v2) saxpy;
+  decltype(&cublasGetStatusString) status_string;
+};
+
+const cublas_api& cublas() {
+  static const cublas_api api = [] {
+    const std::string name = fmt::format("libcublas.so.{}", CUBLAS_VER_MAJOR);
+    // The loader's search first (LD_LIBRARY_PATH, the cache), then the toolkit this was built with.
+    void* lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!lib) lib = dlopen((std::string(GS_CUDA_LIBRARY_DIR) + "/" + name).c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+      throw cuda_error(fmt::format("the predictor's CUDA path needs cuBLAS {} ({}), which could not be loaded: {}; "
+                                   "put its folder on LD_LIBRARY_PATH",
+                                   CUBLAS_VER_MAJOR, name, dlerror()));
+    cublas_api a{};
+    auto get = [&](auto& fn, const char* symbol) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, symbol));
+      if (!fn) throw cuda_error(fmt::format("{} has no {}", name, symbol));
+    };
+    get(a.create, "cublasCreate_v2");
+    get(a.destroy, "cublasDestroy_v2");
+    get(a.sgemm, "cublasSgemm_v2");
+    get(a.sgemm_strided_batched, "cublasSgemmStridedBatched");
+    get(a.sgemv, "cublasSgemv_v2");
+    get(a.saxpy, "cublasSaxpy_v2");
+    get(a.status_string, "cublasGetStatusString");
+    return a;
+  }();
+  return api;
+}
+
 void cublas_check(cublasStatus_t s, const char* call, const char* file, int line) {
   if (s != CUBLAS_STATUS_SUCCESS)
-    throw cuda_error(fmt::format("cuBLAS: {} failed at {}:{}: {}", call, file, line, cublasGetStatusString(s)));
+    throw cuda_error(fmt::format("cuBLAS: {} failed at {}:{}: {}", call, file, line, cublas().status_string(s)));
 }
 #define GS_CUBLAS(call) cublas_check((call), #call, __FILE__, __LINE__)
 
@@ -200,7 +243,8 @@ __global__ void history_forward(const int* ids, const double* tau, const int* po
   const int r = blockIdx.x * blockDim.x + threadIdx.x;
   if (r >= rows) return;
   float* row = logits + std::size_t(r) * V;
-  for_each_history_pair(ids, tau, L, r, g, [&](int n, int b, double w) { row[n] += float(w) * coef[pop[n] * g.basis + b]; });
+  for_each_history_pair(ids, tau, L, r, g,
+                        [&](int n, int b, double w) { row[n] += float(w) * coef[pop[n] * g.basis + b]; });
 }
 
 // The coefficients' gradient, summed in shared memory per block (populations x basis floats).
@@ -282,7 +326,8 @@ template <class T, bool square>
 __global__ void block_sum(const T* x, std::size_t n, double* out) {
   __shared__ double part[block_threads];
   double s = 0;
-  for (std::size_t e = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += std::size_t(gridDim.x) * blockDim.x)
+  const std::size_t stride = std::size_t(gridDim.x) * blockDim.x;
+  for (std::size_t e = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += stride)
     s += square ? double(x[e]) * double(x[e]) : double(x[e]);
   part[threadIdx.x] = s;
   __syncthreads();
@@ -356,23 +401,23 @@ struct cuda_model::impl {
 
   void gemm(bool ta, bool tb, int m_, int n_, int k_, float alpha, const float* A, int lda, const float* Bm, int ldb,
             float beta, float* C, int ldc) {
-    GS_CUBLAS(cublasSgemm(blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n_, m_, k_, &alpha, Bm,
+    GS_CUBLAS(cublas().sgemm(blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n_, m_, k_, &alpha, Bm,
                           ldb, A, lda, &beta, C, ldc));
   }
   // `count` products, the i-th on A + i sA, B + i sB, C + i sC.
   void gemm_batched(bool ta, bool tb, int m_, int n_, int k_, float alpha, const float* A, int lda, long long sA,
                     const float* Bm, int ldb, long long sB, float beta, float* C, int ldc, long long sC, int count) {
-    GS_CUBLAS(cublasSgemmStridedBatched(blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n_, m_,
+    GS_CUBLAS(cublas().sgemm_strided_batched(blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n_, m_,
                                         k_, &alpha, Bm, ldb, sB, A, lda, sA, &beta, C, ldc, sC, count));
   }
   // out[c] += sum over rows of x[r, c], as a product with a vector of ones.
   void add_column_sums(const float* x, int cols, float* out) {
     const float one = 1;
-    GS_CUBLAS(cublasSgemv(blas, CUBLAS_OP_N, cols, rows, &one, x, cols, ones.data(), 1, &one, out, 1));
+    GS_CUBLAS(cublas().sgemv(blas, CUBLAS_OP_N, cols, rows, &one, x, cols, ones.data(), 1, &one, out, 1));
   }
   void add(const float* x, float* y, std::size_t n) {  // y += x
     const float one = 1;
-    GS_CUBLAS(cublasSaxpy(blas, int(n), &one, x, 1, y, 1));
+    GS_CUBLAS(cublas().saxpy(blas, int(n), &one, x, 1, y, 1));
   }
 
   void linear_forward(const linear_ptrs& l, const float* x, float* y) {
@@ -490,13 +535,14 @@ cuda_model::cuda_model(spike_transformer<float>& model, const nn::adamw<float>* 
   s.H = c.heads;
   s.dh = c.width / c.heads;
   s.pops = int(c.populations.size());
-  s.geometry = {c.history_basis, std::log(c.history_min_ms),
-                c.history_basis > 1 ? double(c.history_basis - 1) / std::log(c.history_max_ms / c.history_min_ms) : 1.0};
+  // As spike_history's constructor: knots geometric from history_min_ms to history_max_ms.
+  const double knots_per_log = double(c.history_basis - 1) / std::log(c.history_max_ms / c.history_min_ms);
+  s.geometry = {c.history_basis, std::log(c.history_min_ms), c.history_basis > 1 ? knots_per_log : 1.0};
   if (optimizer) {
     s.adam = optimizer->cfg;
     s.adam_steps = optimizer->steps;
   }
-  GS_CUBLAS(cublasCreate(&s.blas));
+  GS_CUBLAS(cublas().create(&s.blas));
 
   // Parameters, in the order of model.parameters(), in one flat buffer (and gradients and moments
   // in three more of the same layout), so that zeroing, the norm and checkpoints see one array.
@@ -589,7 +635,7 @@ cuda_model::cuda_model(spike_transformer<float>& model, const nn::adamw<float>* 
 }
 
 cuda_model::~cuda_model() {
-  if (d_ && d_->blas) cublasDestroy(d_->blas);
+  if (d_ && d_->blas) cublas().destroy(d_->blas);
 }
 
 // The forward pass over the windows at `starts`; with `gradient`, the heads' kernels leave the
@@ -597,7 +643,8 @@ cuda_model::~cuda_model() {
 void cuda_model::impl::forward(std::span<const std::uint64_t> window_starts, bool gradient, float weight) {
   impl& s = *this;
   if (int(window_starts.size()) != s.B)
-    throw std::invalid_argument(fmt::format("cuda_model: {} window starts for a batch of {}", window_starts.size(), s.B));
+    throw std::invalid_argument(
+        fmt::format("cuda_model: {} window starts for a batch of {}", window_starts.size(), s.B));
   for (std::uint64_t st : window_starts)
     if (st < 1 || st + std::uint64_t(s.L) >= s.seq_ids.size())
       throw std::invalid_argument(fmt::format("cuda_model: window start {} outside 1..{}", st,
@@ -710,7 +757,8 @@ double cuda_model::step(double lr, double clip) {
   // As nn::clip_grad_norm and nn::adamw::step, with the same float roundings of their constants.
   const float grad_scale = clip > 0 && norm > clip ? float(clip / (norm + 1e-6)) : 1.0f;
   ++s.adam_steps;
-  const double c1 = 1 - std::pow(s.adam.beta1, double(s.adam_steps)), c2 = 1 - std::pow(s.adam.beta2, double(s.adam_steps));
+  const double c1 = 1 - std::pow(s.adam.beta1, double(s.adam_steps));
+  const double c2 = 1 - std::pow(s.adam.beta2, double(s.adam_steps));
   for (const auto& sl : s.slots) {
     const float decay = sl.decay && s.adam.weight_decay != 0 ? float(1 - lr * s.adam.weight_decay) : 1.0f;
     adamw_update<<<blocks_for(sl.size), block_threads>>>(
