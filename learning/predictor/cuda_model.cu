@@ -401,14 +401,14 @@ struct cuda_model::impl {
 
   void gemm(bool ta, bool tb, int m_, int n_, int k_, float alpha, const float* A, int lda, const float* Bm, int ldb,
             float beta, float* C, int ldc) {
-    GS_CUBLAS(cublas().sgemm(blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n_, m_, k_, &alpha, Bm,
-                          ldb, A, lda, &beta, C, ldc));
+    GS_CUBLAS(cublas().sgemm(blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n_, m_, k_, &alpha,
+                             Bm, ldb, A, lda, &beta, C, ldc));
   }
   // `count` products, the i-th on A + i sA, B + i sB, C + i sC.
   void gemm_batched(bool ta, bool tb, int m_, int n_, int k_, float alpha, const float* A, int lda, long long sA,
                     const float* Bm, int ldb, long long sB, float beta, float* C, int ldc, long long sC, int count) {
-    GS_CUBLAS(cublas().sgemm_strided_batched(blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n_, m_,
-                                        k_, &alpha, Bm, ldb, sB, A, lda, sA, &beta, C, ldc, sC, count));
+    GS_CUBLAS(cublas().sgemm_strided_batched(blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n_,
+                                             m_, k_, &alpha, Bm, ldb, sB, A, lda, sA, &beta, C, ldc, sC, count));
   }
   // out[c] += sum over rows of x[r, c], as a product with a vector of ones.
   void add_column_sums(const float* x, int cols, float* out) {
