@@ -309,14 +309,19 @@ void continue_training(training_state& state, const spike_train& data, const fs:
                  double((k + 1) * t.batch * std::int64_t(L)) / elapsed);
     }
 #ifdef GILLESPIKE_HAVE_CUDA
-    if (gpu) gpu->download(state.model, state.optimizer);  // for validation and the checkpoint
+    if (gpu) gpu->download(state.model, state.optimizer);  // for the checkpoint
 #endif
     const double elapsed = std::chrono::duration<double>(clock::now() - t0).count();
     epoch_summary e;
     e.epoch = ++state.epoch;
     e.train_nll = loss_sum / double(per_epoch * t.batch * std::int64_t(L));
     e.events_per_s = double(per_epoch * t.batch * std::int64_t(L)) / elapsed;
+#ifdef GILLESPIKE_HAVE_CUDA
+    e.validation = summarise(gpu ? score_model_cuda(state.model, seq, s.train_end, s.val_end, mc.context / 2)
+                                 : score_model(state.model, seq, s.train_end, s.val_end, mc.context / 2, t.threads));
+#else
     e.validation = summarise(score_model(state.model, seq, s.train_end, s.val_end, mc.context / 2, t.threads));
+#endif
     state.history.push_back(e);
     save_checkpoint(state, out_dir);
   }
