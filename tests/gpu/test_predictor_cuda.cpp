@@ -1,7 +1,8 @@
 // The predictor's CUDA path (learning/predictor/cuda_model.cu) against the CPU: on the same
 // weights and windows, its loss and every parameter's gradient against the float64 CPU model
 // (spike_transformer<double>), a run of training steps (clipping and AdamW on the device) against
-// the same steps taken by the float CPU path, and evaluation's scores against the float64 CPU's.
+// the same steps taken by the float CPU path, evaluation's scores against the float64 CPU's, and
+// whole training epochs against the CPU's.
 // Without a usable GPU the test exits with status 77, which ctest reports as skipped;
 // tools/gpu_check.sh fails on a skip.
 #define DOCTEST_CONFIG_IMPLEMENT
@@ -9,8 +10,11 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 #include <vector>
 
@@ -27,7 +31,7 @@ namespace {
 
 // Sizes chosen off the kernels' multiples: a width that is not a multiple of the warp (24), a
 // context not a multiple of it (40), three heads, an odd vocabulary.
-model_config small_config(const spike_train& data, const split& s) {
+model_config unfitted_config() {
   model_config c;
   c.width = 24;
   c.heads = 3;
@@ -37,7 +41,10 @@ model_config small_config(const spike_train& data, const split& s) {
   c.components = 5;
   c.frequencies = 3;
   c.history_basis = 6;
-  return fit_model_config(c, data, s);
+  return c;
+}
+model_config small_config(const spike_train& data, const split& s) {
+  return fit_model_config(unfitted_config(), data, s);
 }
 
 // Two populations firing with bursty intervals (a mixture of short and long gaps), so the history
@@ -224,6 +231,39 @@ TEST_CASE("cuda predictor: evaluation scores every event as the float64 CPU mode
   MESSAGE(fmt::format("{} events: NLL {:.7f} (GPU) against {:.7f} (float64 CPU); largest differences: NLL {:.2g}, "
                       "mean interval {:.2g} (relative), u {:.2g}; ranks moved {}",
                       cpu.size(), a.nll(), b.nll(), worst_nll, worst_mean, worst_u, rank_moved));
+}
+
+TEST_CASE("cuda predictor: training epochs on the GPU follow the CPU's and write checkpoints the CPU resumes") {
+  // The whole of continue_training with --device cuda: the heads' initial fits, the windows drawn
+  // per step, the schedule, validation on the GPU after each epoch, and the checkpoints.
+  const spike_train data = recording(3000);
+  train_config t;
+  t.batch = 4;
+  t.epochs = 2;
+  t.steps_per_epoch = 10;
+  t.threads = 1;
+  t.lr = 3e-3;
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / fmt::format("gs-test-pred-cuda-{}", getpid());
+  training_state cpu = start_training(data, unfitted_config(), t), gpu = start_training(data, unfitted_config(), t);
+  continue_training(cpu, data, dir / "cpu");
+  continue_training(gpu, data, dir / "gpu", {}, "cuda");
+  REQUIRE(gpu.history.size() == 2);
+  for (std::size_t e = 0; e < 2; ++e) {
+    INFO("epoch " << e + 1);
+    CHECK(gpu.history[e].train_nll == doctest::Approx(cpu.history[e].train_nll).epsilon(1e-4));
+    CHECK(gpu.history[e].validation.nll() == doctest::Approx(cpu.history[e].validation.nll()).epsilon(1e-4));
+    CHECK(gpu.history[e].validation.events == cpu.history[e].validation.events);
+  }
+  CHECK(gpu.optimizer.steps == cpu.optimizer.steps);
+  training_state back = load_checkpoint(dir / "gpu" / "GiT2.model", true);
+  const auto mine = gpu.model.parameters(), theirs = back.model.parameters();
+  for (std::size_t k = 0; k < mine.size(); ++k) CHECK(mine[k]->value == theirs[k]->value);
+  CHECK(back.optimizer.steps == gpu.optimizer.steps);
+  MESSAGE(fmt::format("train NLL per event by epoch: GPU {:.6f}, {:.6f}; CPU {:.6f}, {:.6f}", gpu.history[0].train_nll,
+                      gpu.history[1].train_nll, cpu.history[0].train_nll, cpu.history[1].train_nll));
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
 }
 
 int main(int argc, char** argv) {
