@@ -14,6 +14,10 @@ number of threads, in float32:
           pass over the last context events per event, an interval from the mixture, a neuron
           from the softmax), so the ratio includes what the cache saves.
 
+With --device cuda (a build with CUDA, on a GPU machine; tools/gpu_check.sh runs it) it instead
+times `predict train --device cuda` (the second of two epochs of --gpu-steps steps) beside `predict train` on the CPU for
+--steps steps, the same model, data and batch, and prints both figures; PyTorch is not run.
+
 The recording is --data (a run output or phy folder), or 2 s of examples/cuba.json simulated here.
 This is a benchmark, not a test: it prints figures and checks only that the programs ran. Run it
 with Debian's /usr/bin/python3, which has python3-torch (tools/install_deps.sh).
@@ -99,6 +103,9 @@ def main():
     ap.add_argument("--steps", type=int, default=3, help="training steps timed on each side")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--sample-events", type=int, default=100)
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="cuda: gillespike's GPU training beside its CPU training (no PyTorch)")
+    ap.add_argument("--gpu-steps", type=int, default=50, help="training steps timed on the GPU (--device cuda)")
     a = ap.parse_args()
     if not os.path.exists(a.gillespike):
         print(f"{a.gillespike} not found; build first (tools/build.sh)", file=sys.stderr)
@@ -109,11 +116,27 @@ def main():
             data = os.path.join(tmp, "cuba")
             run([a.gillespike, "run", os.path.join(REPO, "examples", "cuba.json"), "-o", data, "-q", "--set",
                  "run.duration=2000"])
-        sets = [f"{k}={v}" for k, v in REFERENCE.items()] + [
-            f"train.steps_per_epoch={a.steps}", "train.epochs=1", f"train.threads={a.threads}"]
-        out = run([a.gillespike, "predict", "train", data, "-o", os.path.join(tmp, "git")]
-                  + [x for s in sets for x in ("--set", s)])
-        ours_train = float(re.search(r"epoch 1: .* ([0-9.]+) events/s", out).group(1))
+        # events/s of the last of `epochs` epochs of `steps` steps each
+        def train(steps, device, folder, epochs=1):
+            sets = [f"{k}={v}" for k, v in REFERENCE.items()] + [
+                f"train.steps_per_epoch={steps}", f"train.epochs={epochs}", f"train.threads={a.threads}"]
+            out = run([a.gillespike, "predict", "train", data, "-o", os.path.join(tmp, folder), "--device", device]
+                      + [x for s in sets for x in ("--set", s)])
+            return out, float(re.search(rf"epoch {epochs}: .* ([0-9.]+) events/s", out).group(1))
+
+        if a.device == "cuda":
+            # The second epoch's figure: the first carries the GPU's start-up (cuBLAS, kernel loading).
+            gpu_out, gpu_rate = train(a.gpu_steps, "cuda", "git-gpu", epochs=2)
+            _, cpu_rate = train(a.steps, "cpu", "git-cpu")
+            print("\n".join(gpu_out.splitlines()[:2]))  # gillespike's lines on the data and the model
+            print(f"next-spike transformer training, width {REFERENCE['model.width']}, {REFERENCE['model.blocks']} "
+                  f"blocks, {REFERENCE['model.heads']} heads, context {REFERENCE['model.context']}, batch "
+                  f"{REFERENCE['train.batch']}")
+            print(f"  {'events/s':<10} {'GPU (cuda)':>12} {'CPU':>12} {'ratio':>8}")
+            print(f"  {'train':<10} {gpu_rate:>12.4g} {cpu_rate:>12.4g} {gpu_rate / cpu_rate:>8.3g}")
+            print(f"  (GPU: the second epoch of {a.gpu_steps} steps; CPU: {a.steps} steps on {a.threads} threads)")
+            return
+        out, ours_train = train(a.steps, "cpu", "git")
         model_file = os.path.join(tmp, "git", "GiT1.model")
         with open(model_file, "rb") as f:
             f.readline()

@@ -219,6 +219,8 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false)
       ->take_all();
   predict_train->add_option("--resume", train_opt.resume, "continue from this GiT{epoch}.model (and its .optim)");
+  predict_train->add_option("--device", train_opt.device, "cpu, or cuda: the training steps on the GPU with cuBLAS")
+      ->capture_default_str();
   predict_train->add_flag("-q,--quiet", train_opt.quiet, "no progress bar and no summary");
   gs::predictor::eval_options eval_opt;
   auto* predict_eval = predict_cmd->add_subcommand("eval", "score a model and the baselines on held-out spikes");
@@ -228,6 +230,8 @@ int main(int argc, char** argv) {
   predict_eval->add_option("--split", eval_opt.split, "test or validation")->check(CLI::IsMember({"test", "validation"}));
   predict_eval->add_option("--stride", eval_opt.stride, "sliding-window stride in events (default: context / 2)");
   predict_eval->add_option("--threads", eval_opt.threads, "threads (default: all cores)");
+  predict_eval->add_option("--device", eval_opt.device, "cpu, or cuda: the transformer's forward passes on the GPU")
+      ->capture_default_str();
   predict_eval->add_option("--hawkes-betas", eval_opt.hawkes_betas, "decay rates (1/ms) the Hawkes fit tries")
       ->capture_default_str();
   predict_eval->add_option("--hawkes-iterations", eval_opt.hawkes_iterations, "EM steps per decay rate")

@@ -21,18 +21,22 @@ if [ -z "$build" ]; then
   build="$root/build-gpu"
   BUILD_DIR="$build" "$root/tools/build.sh" -DGILLESPIKE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90
 fi
-for f in gillespike tests/test_cuda_backend tests/test_cuda_config test-plugins/libquadratic_if_gpu.so \
+for f in gillespike tests/test_cuda_backend tests/test_cuda_config tests/test_predictor_cuda \
+         test-plugins/libquadratic_if_gpu.so \
          test-plugins/libquadratic_if.so; do
   [ -e "$build/$f" ] || { echo "gpu_bundle: $build/$f is missing (is $build a CUDA build with tests?)" >&2; exit 1; }
 done
 
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib" "$out/plugins"
-cp "$build/gillespike" "$build/tests/test_cuda_backend" "$build/tests/test_cuda_config" "$out/bin/"
+cp "$build/gillespike" "$build/tests/test_cuda_backend" "$build/tests/test_cuda_config" \
+  "$build/tests/test_predictor_cuda" "$out/bin/"
 cp "$build/test-plugins/libquadratic_if_gpu.so" "$build/test-plugins/libquadratic_if.so" "$out/plugins/"
 
 # The C library and the dynamic loader come from the GPU machine (a newer glibc runs what an
-# older one built); so does the driver (libcuda), which the CUDA runtime opens itself.
+# older one built); so does the driver (libcuda), which the CUDA runtime opens itself. cuBLAS, which
+# the predictor's CUDA path opens at run time, is not linked and too large to carry (libcublasLt
+# alone is over 500 MiB): gpu_check.sh finds the GPU machine's own.
 system_lib() {
   case "$(basename "$1")" in
     libc.so.* | libm.so.* | libpthread.so.* | libdl.so.* | librt.so.* | libresolv.so.* | libutil.so.* | ld-linux* | \

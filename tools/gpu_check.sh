@@ -2,8 +2,12 @@
 # The GPU check, for a machine with an NVIDIA GPU (sm_90: H100/H200), in one run of at most about
 # 5 minutes: the GPU tests (failing if any of them skips), which compare the cuda backend with the
 # CPU clock backend (single-neuron spike times identical at the same dt, CUBA and COBA rates within
-# 3 %, reproducibility, a plugin model compiled with nvcc), then the benchmarks (COBA at 4,000 and
-# 400,000 neurons, the full-scale microcircuit) as a short table.
+# 3 %, reproducibility, a plugin model compiled with nvcc) and the predictor's CUDA path with its
+# CPU path (loss and gradients against float64, training steps), then the benchmarks (the
+# predictor's training on the GPU and the CPU, COBA at 4,000 and 400,000 neurons, the full-scale
+# microcircuit) as short tables. The predictor's parts are expected to take under 15 s (its test)
+# and about 1 minute (its benchmark, most of it the CPU's 3 training steps), and run before the
+# simulator's benchmarks so that their figures come first if time runs out.
 #
 # What it runs comes from a bundle, because the GPU machine has the CUDA driver, CMake and Python
 # but none of the project's Debian packages and no network: on a CPU machine with the project's
@@ -31,12 +35,25 @@ libs="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export GS_SOURCE_DIR="$root" GS_TEST_PLUGIN_DIR="$bundle/plugins" GS_CLI="$bundle/gillespike"
 status=0
 
+# cuBLAS, which the predictor's CUDA path opens at run time, is not in the bundle (gpu_bundle.sh):
+# unless the loader finds it, copy the GPU machine's own CUDA 13 cuBLAS (its toolkit's, or the pip
+# package's beside PyTorch) into the bundle's lib/, which the binaries search.
+if ! ldconfig -p 2>/dev/null | grep -q "libcublas\.so\.13 " && [ ! -e "$bundle/lib/libcublas.so.13" ]; then
+  pip_cublas="$(python3 -c 'import nvidia.cublas, os; print(os.path.join(list(nvidia.cublas.__path__)[0], "lib"))' 2>/dev/null)"
+  for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib $pip_cublas; do
+    if [ -e "$dir/libcublas.so.13" ] && [ -e "$dir/libcublasLt.so.13" ]; then
+      cp -L "$dir/libcublas.so.13" "$dir/libcublasLt.so.13" "$bundle/lib/" && echo "== cuBLAS from $dir" && break
+    fi
+  done
+  [ -e "$bundle/lib/libcublas.so.13" ] || echo "gpu_check: no CUDA 13 cuBLAS found; the predictor's GPU parts will fail" >&2
+fi
+
 echo "== GPU"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || true
 "$bundle/gillespike" info | grep -m1 "^CUDA" || true
 
 echo "== GPU tests"
-for t in test_cuda_backend test_cuda_config; do
+for t in test_cuda_backend test_cuda_config test_predictor_cuda; do
   LD_LIBRARY_PATH="$libs" "$bundle/bin/$t" -s 2>&1 | tee "$logs/$t.log" |
     grep -E "MESSAGE|SKIPPED|ERROR|test cases|assertions|Status" | sed 's/^/  /'
   rc=${PIPESTATUS[0]}
@@ -45,6 +62,8 @@ for t in test_cuda_backend test_cuda_config; do
 done
 
 echo "== benchmarks"
+python3 tools/bench_predictor.py --device cuda --gillespike "$bundle/gillespike" 2>&1 |
+  tee "$logs/bench_predictor_cuda.log" || status=1
 python3 tools/bench_cuda.py --gillespike "$bundle/gillespike" 2>&1 | tee "$logs/bench_cuda.log" || status=1
 python3 tools/run_microcircuit.py --gillespike "$bundle/gillespike" --duration-ms 1000 \
   --set 'run.backend="cuda"' 2>&1 | tee "$logs/microcircuit.log" || status=1

@@ -14,6 +14,9 @@
 #include "learning/predictor/sample.hpp"
 #include "learning/predictor/train.hpp"
 #include "learning/predictor/true_hawkes.hpp"
+#ifdef GILLESPIKE_HAVE_CUDA
+#include "learning/predictor/cuda_model.hpp"
+#endif
 
 namespace gs::predictor {
 
@@ -86,6 +89,19 @@ struct progress_line {
   }
 };
 
+// --device: refused before any work when this build or this machine cannot run it.
+void require_device(const std::string& device) {
+  if (device == "cpu") return;
+  if (device != "cuda") throw data_error(fmt::format("--device {}: expected cpu or cuda", device));
+#ifdef GILLESPIKE_HAVE_CUDA
+  if (const std::string why = cuda_unusable_reason(); !why.empty())
+    throw data_error(fmt::format("--device cuda: no usable GPU here ({}); --device cpu runs on the CPU", why));
+#else
+  throw data_error("--device cuda: this build has no CUDA (configured with GILLESPIKE_CUDA=OFF or without nvcc); "
+                   "--device cpu runs on the CPU");
+#endif
+}
+
 void print_metrics(const char* name, const metrics& m) {
   std::printf("  %-12s %9.4f %9.4f %9.4f %7.4f %7.4f %10.4g %10.4g %7.4f\n", name, m.nll(), m.nll_time, m.nll_mark,
               m.top1, m.top5, m.mae_ms, m.rmse_ms, m.ks);
@@ -94,6 +110,7 @@ void print_metrics(const char* name, const metrics& m) {
 }  // namespace
 
 int run_train(const train_options& o) {
+  require_device(o.device);
   spike_train data = read_spikes(o.data);
   const json settings = read_settings(o);
   const std::string source = o.config_file.empty() ? "--set" : o.config_file.string();
@@ -132,7 +149,7 @@ int run_train(const train_options& o) {
   }
   progress_line bar(!o.quiet);
   const std::size_t before = state.history.size();
-  continue_training(state, data, o.out_dir, std::ref(bar));
+  continue_training(state, data, o.out_dir, std::ref(bar), o.device);
   if (!o.quiet) {
     for (std::size_t k = before; k < state.history.size(); ++k) {
       const auto& e = state.history[k];
@@ -154,6 +171,7 @@ int run_eval(const eval_options& o) {
     throw data_error(fmt::format("--split {}: expected test or validation", o.split));
   if (o.hawkes_kernels != "population" && o.hawkes_kernels != "neuron")
     throw data_error(fmt::format("--hawkes-kernels {}: expected population or neuron", o.hawkes_kernels));
+  require_device(o.device);
   training_state state = load_checkpoint(o.model, false);
   spike_train data = read_spikes(o.data);
   use_vocabulary(data, state.model.cfg.populations);
@@ -161,7 +179,12 @@ int run_eval(const eval_options& o) {
   const std::size_t first = o.split == "test" ? s.val_end : s.train_end, end = o.split == "test" ? s.n : s.val_end;
   const event_sequence seq = to_events(data, state.model.cfg.min_interval_ms);
   const int stride = o.stride > 0 ? o.stride : std::max(1, state.model.cfg.context / 2);
+#ifdef GILLESPIKE_HAVE_CUDA
+  const metrics model = summarise(o.device == "cuda" ? score_model_cuda(state.model, seq, first, end, stride)
+                                                     : score_model(state.model, seq, first, end, stride, o.threads));
+#else
   const metrics model = summarise(score_model(state.model, seq, first, end, stride, o.threads));
+#endif
   const metrics poisson = summarise(poisson_baseline::fit(data, 0, s.train_end).score(seq, first, end));
   if (model.events == 0)
     throw data_error(fmt::format("{}: the {} split is empty ({} events in all)", data.source, o.split, data.size()));

@@ -15,6 +15,7 @@ struct train_options {
   std::filesystem::path config_file;  // optional JSON {"model": {...}, "train": {...}}
   std::vector<std::string> sets;      // overrides, e.g. "model.width=64", "train.epochs=3"
   std::filesystem::path resume;       // optional GiT{epoch}.model to continue from
+  std::string device = "cpu";         // cpu | cuda (the GPU path, builds with CUDA only)
   bool quiet = false;
 };
 // Trains (or resumes) and prints one line per epoch; returns the exit status.
@@ -27,6 +28,7 @@ struct eval_options {
   std::string split = "test";   // test | validation
   int stride = 0;               // 0: half the context
   int threads = 0;              // 0: all cores
+  std::string device = "cpu";   // cpu | cuda: the transformer's forward passes on the GPU
   std::vector<double> hawkes_betas = {0.2, 1.0, 5.0};  // per ms, the grid for the kernels' decay rate
   int hawkes_iterations = 20;   // EM steps per beta
   std::string hawkes_kernels = "population";  // population (shared by population pairs) | neuron

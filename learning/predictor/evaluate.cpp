@@ -7,6 +7,11 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <span>
+
+#ifdef GILLESPIKE_HAVE_CUDA
+#include "learning/predictor/cuda_model.hpp"
+#endif
 
 namespace gs::predictor {
 
@@ -61,45 +66,117 @@ metrics summarise(const std::vector<event_score>& scores) {
   return m;
 }
 
+namespace {
+
+// score_model's sliding windows: each scores targets [lo, hi) from the tokens start .. hi - 2 (at
+// most `context` of them); together they cover targets [first, first + events).
+struct scored_window {
+  std::size_t lo, hi, start;
+};
+struct window_plan {
+  std::size_t first = 0, events = 0, step = 1;
+  std::vector<scored_window> windows;
+};
+window_plan plan_windows(std::size_t first, std::size_t end, std::size_t n_events, std::size_t context, int stride) {
+  window_plan p;
+  p.first = std::max<std::size_t>(first, 2);
+  end = std::min(end, n_events);
+  if (p.first >= end) return p;
+  p.events = end - p.first;
+  p.step = std::clamp<std::size_t>(std::size_t(std::max(stride, 1)), 1, context);
+  for (std::size_t lo = p.first; lo < end; lo += p.step) {
+    const std::size_t hi = std::min(end, lo + p.step);
+    p.windows.push_back({lo, hi, hi - 1 > context ? hi - 1 - context : 1});
+  }
+  return p;
+}
+
+// One event from its position's prediction: the neuron probabilities (one per token), the
+// interval mixture and the two NLL parts.
+template <class T, class Mixture>
+event_score score_event(std::span<const T> probs, const Mixture& mix, double nll_time, double nll_mark, int target,
+                        double tau) {
+  event_score s;
+  s.nll_time = nll_time;
+  s.nll_mark = nll_mark;
+  const T p = probs[std::size_t(target)];
+  s.rank = int(std::count_if(probs.begin(), probs.end(), [&](T q) { return q > p; }));
+  s.ties = int(std::count(probs.begin(), probs.end(), p)) - 1;
+  s.predicted_ms = mix.mean();
+  s.actual_ms = tau;
+  s.u = mix.cdf(tau);
+  return s;
+}
+
+template <class T>
+void score_window_cpu(spike_transformer<T>& m, const event_sequence& seq, const scored_window& win, std::size_t first,
+                      std::vector<event_score>& scores) {
+  const auto out = m.forward(window_at(seq, win.start, win.hi - 1 - win.start));
+  const auto& probs = m.mark_probabilities();
+  for (std::size_t j = win.lo; j < win.hi; ++j) {
+    const auto i = Eigen::Index(j - 1 - win.start);  // position whose target is event j
+    scores[j - first] = score_event(std::span<const T>(probs.row(i).data(), std::size_t(probs.cols())),
+                                    m.interval_mixture(i), double(out.time[std::size_t(i)]),
+                                    double(out.mark[std::size_t(i)]), seq.ids[j], seq.tau[j]);
+  }
+}
+
+}  // namespace
+
 template <class T>
 std::vector<event_score> score_model(const spike_transformer<T>& model, const event_sequence& seq, std::size_t first,
                                      std::size_t end, int stride, int threads) {
-  first = std::max<std::size_t>(first, 2);
-  end = std::min(end, seq.ids.size());
-  if (first >= end) return {};
-  const std::size_t context = std::size_t(model.cfg.context);
-  const std::size_t step = std::clamp<std::size_t>(std::size_t(std::max(stride, 1)), 1, context);
-  // Window w scores targets [first + w * step, min(end, first + (w + 1) * step)), reading tokens
-  // from max(1, last target - context) on.
-  const std::size_t windows = (end - first + step - 1) / step;
-  std::vector<event_score> scores(end - first);
+  const window_plan plan = plan_windows(first, end, seq.ids.size(), std::size_t(model.cfg.context), stride);
+  std::vector<event_score> scores(plan.events);
   tbb::enumerable_thread_specific<spike_transformer<T>> copies(model);
   tbb::task_arena arena(threads > 0 ? threads : tbb::task_arena::automatic);
   arena.execute([&] {
-    tbb::parallel_for(std::size_t(0), windows, [&](std::size_t w) {
-      spike_transformer<T>& m = copies.local();
-      const std::size_t lo = first + w * step, hi = std::min(end, lo + step);
-      const std::size_t start = hi - 1 > context ? hi - 1 - context : 1;
-      const std::size_t n = hi - 1 - start;
-      const auto out = m.forward(window_at(seq, start, n));
-      const auto& probs = m.mark_probabilities();
-      for (std::size_t j = lo; j < hi; ++j) {
-        const auto i = Eigen::Index(j - 1 - start);  // position whose target is event j
-        event_score& s = scores[j - first];
-        s.nll_time = double(out.time[std::size_t(i)]);
-        s.nll_mark = double(out.mark[std::size_t(i)]);
-        const T p = probs(i, seq.ids[j]);
-        s.rank = int((probs.row(i).array() > p).count());
-        s.ties = int((probs.row(i).array() == p).count()) - 1;
-        const auto mix = m.interval_mixture(i);
-        s.predicted_ms = mix.mean();
-        s.actual_ms = seq.tau[j];
-        s.u = mix.cdf(seq.tau[j]);
-      }
+    tbb::parallel_for(std::size_t(0), plan.windows.size(), [&](std::size_t w) {
+      score_window_cpu(copies.local(), seq, plan.windows[w], plan.first, scores);
     });
   });
   return scores;
 }
+
+#ifdef GILLESPIKE_HAVE_CUDA
+std::vector<event_score> score_model_cuda(const spike_transformer<float>& model, const event_sequence& seq,
+                                          std::size_t first, std::size_t end, int stride) {
+  const std::size_t context = std::size_t(model.cfg.context);
+  const window_plan plan = plan_windows(first, end, seq.ids.size(), context, stride);
+  const std::size_t step = plan.step;
+  std::vector<event_score> scores(plan.events);
+  spike_transformer<float> m = model;
+  // About 16k positions per call (32 windows of the reference context 512), as a training batch.
+  const std::size_t batch = std::max<std::size_t>(1, 16384 / context);
+  std::vector<scored_window> full;
+  for (const scored_window& win : plan.windows) {
+    if (win.hi - 1 - win.start == context) full.push_back(win);
+    else score_window_cpu(m, seq, win, plan.first, scores);  // the few at the recording's start
+  }
+  if (full.empty()) return scores;
+  cuda_model gpu(m, nullptr, seq, int(std::min(batch, full.size())));
+  const std::size_t V = std::size_t(m.cfg.vocabulary()), M = 3 * std::size_t(m.cfg.components);
+  nn::mat<float> row(1, Eigen::Index(M));
+  for (std::size_t b = 0; b < full.size(); b += batch) {
+    const std::size_t n = std::min(batch, full.size() - b);
+    std::vector<std::uint64_t> starts;
+    for (std::size_t k = b; k < b + n; ++k) starts.push_back(full[k].start);
+    // The last `step` positions of each window: those its targets are scored at.
+    const auto p = gpu.predict(starts, int(step));
+    for (std::size_t k = 0; k < n; ++k) {
+      const scored_window& win = full[b + k];
+      for (std::size_t j = win.lo; j < win.hi; ++j) {
+        const std::size_t r = k * step + (j - 1 - win.start) - (context - step);
+        std::copy_n(p.mixture.begin() + std::ptrdiff_t(r * M), M, row.data());
+        scores[j - plan.first] =
+            score_event(std::span<const float>(p.probabilities).subspan(r * V, V), m.interval.row(row, 0),
+                        double(p.time[r]), double(p.mark[r]), seq.ids[j], seq.tau[j]);
+      }
+    }
+  }
+  return scores;
+}
+#endif
 
 template std::vector<event_score> score_model<float>(const spike_transformer<float>&, const event_sequence&,
                                                      std::size_t, std::size_t, int, int);

@@ -42,6 +42,13 @@ template <class T>
 std::vector<event_score> score_model(const spike_transformer<T>& model, const event_sequence& seq, std::size_t first,
                                      std::size_t end, int stride, int threads);
 
+#ifdef GILLESPIKE_HAVE_CUDA
+// score_model on the GPU (cuda_model.hpp): the windows of a whole context in batches there, the few
+// shorter ones at the recording's start on the CPU; the same scores up to float32 rounding.
+std::vector<event_score> score_model_cuda(const spike_transformer<float>& model, const event_sequence& seq,
+                                          std::size_t first, std::size_t end, int stride);
+#endif
+
 // Homogeneous Poisson process per neuron: the maximum-likelihood rate of neuron n is its spike
 // count over the fitted span. Pooled, the next interval is exponential with the total rate and
 // the next neuron is n with probability rate_n / total.

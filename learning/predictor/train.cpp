@@ -13,6 +13,9 @@
 #include <optional>
 
 #include "io/staged_file.hpp"
+#ifdef GILLESPIKE_HAVE_CUDA
+#include "learning/predictor/cuda_model.hpp"
+#endif
 
 namespace gs::predictor {
 
@@ -217,7 +220,7 @@ training_state start_training(const spike_train& data, const model_config& c, co
 }
 
 void continue_training(training_state& state, const spike_train& data, const fs::path& out_dir,
-                       const train_progress& progress) {
+                       const train_progress& progress, const std::string& device) {
   using clock = std::chrono::steady_clock;
   const train_config& t = state.train;
   const model_config& mc = state.model.cfg;
@@ -242,46 +245,83 @@ void continue_training(training_state& state, const spike_train& data, const fs:
   const float weight = 1.0f / float(std::size_t(t.batch) * L);
   const std::vector<float> dloss(L, weight);
   tbb::task_arena arena(t.threads > 0 ? t.threads : tbb::task_arena::automatic);
+  auto window_start = [&](int b) {
+    const std::uint64_t h = splitmix64(t.seed ^ splitmix64(std::uint64_t(state.step) * 65537u + std::uint64_t(b)));
+    return 1 + h % starts;
+  };
+  if (device != "cpu" && device != "cuda")
+    throw data_error(fmt::format("device '{}': expected cpu or cuda", device));
+#ifdef GILLESPIKE_HAVE_CUDA
+  std::unique_ptr<cuda_model> gpu;
+  if (device == "cuda") gpu = std::make_unique<cuda_model>(state.model, &state.optimizer, seq, t.batch);
+  std::vector<std::uint64_t> gpu_starts(std::size_t(t.batch));
+#else
+  if (device == "cuda") throw data_error("device 'cuda': this build has no CUDA");
+#endif
+  // One optimizer step on the CPU; returns the batch's summed NLL.
+  auto cpu_step = [&] {
+    arena.execute([&] {
+      tbb::parallel_for(0, chunks, [&](int c) {
+        auto& w = workers[std::size_t(c)];
+        nn::copy_values(params, worker_params[std::size_t(c)]);
+        nn::zero_grad(worker_params[std::size_t(c)]);
+        double sum = 0;
+        for (int b = c * t.batch / chunks; b < (c + 1) * t.batch / chunks; ++b) {
+          const auto out = w.forward(window_at(seq, window_start(b), L));
+          for (std::size_t i = 0; i < L; ++i) sum += double(out.time[i]) + double(out.mark[i]);
+          w.backward(dloss, dloss);
+        }
+        chunk_loss[std::size_t(c)] = sum;
+      }, tbb::simple_partitioner());
+    });
+    for (std::size_t p = 0; p < params.size(); ++p) {
+      params[p]->grad = worker_params[0][p]->grad;
+      for (int c = 1; c < chunks; ++c) params[p]->grad += worker_params[std::size_t(c)][p]->grad;
+    }
+    nn::clip_grad_norm(params, t.clip);
+    state.optimizer.step(params, schedule(state.step));
+    double sum = 0;
+    for (double l : chunk_loss) sum += l;
+    return sum;
+  };
 
   fs::create_directories(out_dir);
   while (state.epoch < t.epochs) {
     const auto t0 = clock::now();
     double loss_sum = 0;
     for (std::int64_t k = 0; k < per_epoch; ++k) {
-      arena.execute([&] {
-        tbb::parallel_for(0, chunks, [&](int c) {
-          auto& w = workers[std::size_t(c)];
-          nn::copy_values(params, worker_params[std::size_t(c)]);
-          nn::zero_grad(worker_params[std::size_t(c)]);
-          double sum = 0;
-          for (int b = c * t.batch / chunks; b < (c + 1) * t.batch / chunks; ++b) {
-            const std::uint64_t h = splitmix64(t.seed ^ splitmix64(std::uint64_t(state.step) * 65537u + std::uint64_t(b)));
-            const auto out = w.forward(window_at(seq, 1 + h % starts, L));
-            for (std::size_t i = 0; i < L; ++i) sum += double(out.time[i]) + double(out.mark[i]);
-            w.backward(dloss, dloss);
-          }
-          chunk_loss[std::size_t(c)] = sum;
-        }, tbb::simple_partitioner());
-      });
-      for (std::size_t p = 0; p < params.size(); ++p) {
-        params[p]->grad = worker_params[0][p]->grad;
-        for (int c = 1; c < chunks; ++c) params[p]->grad += worker_params[std::size_t(c)][p]->grad;
+#ifdef GILLESPIKE_HAVE_CUDA
+      if (gpu) {
+        for (int b = 0; b < t.batch; ++b) gpu_starts[std::size_t(b)] = window_start(b);
+        const auto l = gpu->forward_backward(gpu_starts, weight);
+        loss_sum += l.time + l.mark;
+        gpu->step(schedule(state.step), t.clip);
+      } else {
+        loss_sum += cpu_step();
       }
-      for (double l : chunk_loss) loss_sum += l;
-      nn::clip_grad_norm(params, t.clip);
-      state.optimizer.step(params, schedule(state.step));
+#else
+      loss_sum += cpu_step();
+#endif
       ++state.step;
       const double elapsed = std::chrono::duration<double>(clock::now() - t0).count();
       if (progress)
         progress(state.epoch + 1, k + 1, per_epoch, loss_sum / double((k + 1) * t.batch * std::int64_t(L)),
                  double((k + 1) * t.batch * std::int64_t(L)) / elapsed);
     }
+#ifdef GILLESPIKE_HAVE_CUDA
+    if (gpu) gpu->download(state.model, state.optimizer);  // for the checkpoint
+#endif
     const double elapsed = std::chrono::duration<double>(clock::now() - t0).count();
     epoch_summary e;
     e.epoch = ++state.epoch;
     e.train_nll = loss_sum / double(per_epoch * t.batch * std::int64_t(L));
     e.events_per_s = double(per_epoch * t.batch * std::int64_t(L)) / elapsed;
+#ifdef GILLESPIKE_HAVE_CUDA
+    e.validation = summarise(gpu ? score_model_cuda(state.model, seq, s.train_end, s.val_end, mc.context / 2)
+                                 : score_model(state.model, seq, s.train_end, s.val_end, mc.context / 2, t.threads));
+#else
     e.validation = summarise(score_model(state.model, seq, s.train_end, s.val_end, mc.context / 2, t.threads));
+#endif
     state.history.push_back(e);
     save_checkpoint(state, out_dir);
   }

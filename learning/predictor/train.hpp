@@ -63,9 +63,10 @@ model_config fit_model_config(model_config c, const spike_train& data, const spl
 // Starts a training state for `data` (whose split is taken from train_config).
 training_state start_training(const spike_train& data, const model_config& c, const train_config& t);
 // Runs epochs state.epoch + 1 .. state.train.epochs on data (already in the model's vocabulary),
-// writing checkpoints into out_dir after each.
+// writing checkpoints into out_dir after each. device "cuda" runs the steps and the validation on
+// the GPU (cuda_model.hpp; builds with CUDA only), on the same windows.
 void continue_training(training_state& state, const spike_train& data, const std::filesystem::path& out_dir,
-                       const train_progress& progress = {});
+                       const train_progress& progress = {}, const std::string& device = "cpu");
 
 void save_checkpoint(training_state& state, const std::filesystem::path& out_dir);
 // `model_file` is GiT{epoch}.model; its .optim sibling is read too when with_optimizer. Without it,

@@ -12,6 +12,9 @@
 
 #include "io/npy.hpp"
 #include "learning/predictor/spike_data.hpp"
+#ifdef GILLESPIKE_HAVE_CUDA
+#include "learning/predictor/cuda_model.hpp"
+#endif
 #include "tests/support/cli.hpp"
 
 namespace fs = std::filesystem;
@@ -148,4 +151,30 @@ TEST_CASE("predict: bad input exits with status 2 and says what is wrong") {
   r = cli({"predict", "eval", (d.path / "broken.model").string(), (d.path / "phy").string()}, d.path);
   CHECK(r.status == 2);
   CHECK(has(r.err, "broken.model: expected a file starting 'gillespike-predictor-model 2'"));
+}
+
+TEST_CASE("predict train --device: cuda refused with status 2 where it cannot run, before any output") {
+  scratch_dir d;
+  write_phy(d.path / "phy", 2000, 5);
+  const fs::path out = d.path / "git";
+  const std::vector<std::string> train = {"predict", "train", (d.path / "phy").string(), "-o", out.string()};
+  auto r = cli(with(with(train, small), {"--device", "tpu"}), d.path);
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "--device tpu: expected cpu or cuda"));
+  CHECK_FALSE(fs::exists(out));
+#ifdef GILLESPIKE_HAVE_CUDA
+  const std::string why = gs::predictor::cuda_unusable_reason();
+  if (why.empty()) {
+    MESSAGE("a usable GPU is present: tests/gpu/test_predictor_cuda.cpp checks the CUDA path");
+    return;
+  }
+  r = cli(with(with(train, small), {"--device", "cuda"}), d.path);
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "--device cuda: no usable GPU here (" + why + ")"));
+#else
+  r = cli(with(with(train, small), {"--device", "cuda"}), d.path);
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "--device cuda: this build has no CUDA"));
+#endif
+  CHECK_FALSE(fs::exists(out));
 }
