@@ -353,14 +353,6 @@ __global__ void adamw_update(float* p, float* g, float* m, float* v, std::size_t
 
 }  // namespace
 
-std::string cuda_unusable_reason() {
-  int n = 0;
-  const cudaError_t err = cudaGetDeviceCount(&n);
-  if (err != cudaSuccess) return fmt::format("cudaGetDeviceCount: {}", cudaGetErrorString(err));
-  if (n == 0) return "no CUDA device found";
-  return "";
-}
-
 struct cuda_model::impl {
   // A parameter's place in the flat buffers of values, gradients and moments.
   struct slot {

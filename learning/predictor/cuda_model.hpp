@@ -9,13 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "engine/backends/cuda/device_info.hpp"  // cuda_unusable_reason
 #include "learning/nn/optim.hpp"
 #include "learning/predictor/model.hpp"
 
 namespace gs::predictor {
 
-// Empty when a CUDA device is usable here, else why not (CUDA's own words).
-std::string cuda_unusable_reason();
 
 class cuda_model {
  public:

@@ -3,8 +3,8 @@
 // reproducibility, state recorders, Poisson counts, and a plugin model compiled with nvcc.
 // Without a usable GPU the test exits with status 77, which ctest reports as skipped, and says
 // why; tools/gpu_check.sh fails on a skip.
-#define DOCTEST_CONFIG_IMPLEMENT
-#include <cuda_runtime_api.h>
+#include "tests/support/gpu_main.hpp"  // first: it implements doctest
+
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
@@ -132,15 +132,4 @@ TEST_CASE("a plugin model compiled with nvcc runs on the GPU with the clock back
   CHECK(cpu.res.spike_times.size() > 100);
   CHECK(cpu.res.spike_times == gpu.res.spike_times);
   CHECK(cpu.res.spike_gids == gpu.res.spike_gids);
-}
-
-int main(int argc, char** argv) {
-  int n = 0;
-  const cudaError_t err = cudaGetDeviceCount(&n);
-  if (err != cudaSuccess || n == 0) {
-    std::printf("SKIPPED: no usable CUDA device (%s)\n", err != cudaSuccess ? cudaGetErrorString(err) : "none found");
-    return 77;
-  }
-  doctest::Context ctx(argc, argv);
-  return ctx.run();
 }

@@ -5,8 +5,8 @@
 // whole training epochs against the CPU's.
 // Without a usable GPU the test exits with status 77, which ctest reports as skipped;
 // tools/gpu_check.sh fails on a skip.
-#define DOCTEST_CONFIG_IMPLEMENT
-#include <cuda_runtime_api.h>
+#include "tests/support/gpu_main.hpp"  // first: it implements doctest
+
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
@@ -264,13 +264,4 @@ TEST_CASE("cuda predictor: training epochs on the GPU follow the CPU's and write
                       gpu.history[1].train_nll, cpu.history[0].train_nll, cpu.history[1].train_nll));
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
-}
-
-int main(int argc, char** argv) {
-  if (const std::string why = cuda_unusable_reason(); !why.empty()) {
-    std::printf("SKIPPED: no usable CUDA device (%s)\n", why.c_str());
-    return 77;
-  }
-  doctest::Context ctx(argc, argv);
-  return ctx.run();
 }

@@ -163,7 +163,7 @@ TEST_CASE("predict train --device: cuda refused with status 2 where it cannot ru
   CHECK(has(r.err, "--device tpu: expected cpu or cuda"));
   CHECK_FALSE(fs::exists(out));
 #ifdef GILLESPIKE_HAVE_CUDA
-  const std::string why = gs::predictor::cuda_unusable_reason();
+  const std::string why = gs::cuda_unusable_reason();
   if (why.empty()) {
     MESSAGE("a usable GPU is present: tests/gpu/test_predictor_cuda.cpp checks the CUDA path");
     return;
