@@ -13,6 +13,7 @@
 #include "dataset/hidden.hpp"
 #include "dataset/protocol.hpp"
 #include "engine/value.hpp"
+#include "learning/rls/spec.hpp"
 #include "plugins/registry.hpp"
 
 namespace gs {
@@ -47,6 +48,7 @@ struct population_spec {
 };
 
 struct projection_spec {
+  std::string name;  // optional, unique: how "learning" sections refer to it
   std::string source, path;
   std::vector<std::string> targets;
   std::string rule;
@@ -97,6 +99,7 @@ struct run_config {
   double phy_sample_rate = 30000.0;
   std::shared_ptr<const protocol_spec> protocol;  // null without "protocol"
   hidden_spec hidden;
+  std::shared_ptr<const rls_spec> rls;  // "learning": {"rls": ...}; null without it
 
   int population_index(const std::string& name) const;
   // The clock and cuda backends share the time grid, the step order and the delays in steps.

@@ -38,12 +38,26 @@ void trainer::update(const Eigen::VectorXd& activity, const Eigen::VectorXd& tar
     Eigen::MatrixXd& P = P_[i];
     Eigen::VectorXd r(n.sources.size());
     for (std::size_t j = 0; j < n.sources.size(); ++j) r(Eigen::Index(j)) = activity(n.sources[j]);
-    const Eigen::VectorXd Pr = P * r;
+    // P stays symmetric: only its lower triangle is read and written, which halves the memory
+    // traffic that bounds the update (4096 neurons x 58^2 doubles are 110 MB per step).
+    Eigen::VectorXd Pr(r.size());
+    Pr.noalias() = P.selfadjointView<Eigen::Lower>() * r;
     const double gain = 1 / (1 + r.dot(Pr));
     const double error = n.weights.dot(r) - target(Eigen::Index(i));
     n.weights -= (error * gain) * Pr;
-    P.noalias() -= gain * Pr * Pr.transpose();
+    P.selfadjointView<Eigen::Lower>().rankUpdate(Pr, -gain);
   });
+}
+
+Eigen::MatrixXd trainer::inverse_correlation(std::size_t neuron) const {
+  return P_[neuron].selfadjointView<Eigen::Lower>();
+}
+
+void trainer::restore(std::size_t neuron, const Eigen::VectorXd& weights, const Eigen::MatrixXd& P) {
+  if (weights.size() != neurons_[neuron].weights.size() || P.rows() != P_[neuron].rows() || P.cols() != P_[neuron].cols())
+    throw std::invalid_argument(fmt::format("rls: neuron {}: restored weights or P of the wrong size", neuron));
+  neurons_[neuron].weights = weights;
+  P_[neuron] = P;
 }
 
 Eigen::VectorXd trainer::input(const Eigen::VectorXd& activity) const {

@@ -1,7 +1,7 @@
 // Recursive least squares for the plastic inputs of spiking neurons, the math of FORCE-style
 // training (Sussillo and Abbott 2009; Arthur, Kim, Chen, Preibisch and Darshan 2023): each neuron
 // keeps the inverse correlation matrix P of its own plastic inputs and moves their weights so
-// that its summed input follows a target. Not yet driven by the engine's clock loop.
+// that its summed input follows a target. learning/rls/training.hpp drives it from the clock loop.
 #pragma once
 
 #include <Eigen/Core>
@@ -34,11 +34,13 @@ class trainer {
 
   std::size_t size() const { return neurons_.size(); }
   const Eigen::VectorXd& weights(std::size_t neuron) const { return neurons_[neuron].weights; }
-  const Eigen::MatrixXd& inverse_correlation(std::size_t neuron) const { return P_[neuron]; }
+  Eigen::MatrixXd inverse_correlation(std::size_t neuron) const;
+  // Sets a neuron's weights and P, as a checkpoint saved them (same sizes as before).
+  void restore(std::size_t neuron, const Eigen::VectorXd& weights, const Eigen::MatrixXd& P);
 
  private:
   std::vector<neuron_inputs> neurons_;
-  std::vector<Eigen::MatrixXd> P_;
+  std::vector<Eigen::MatrixXd> P_;  // lower triangles hold P; the upper ones are not kept up to date
 };
 
 }  // namespace gs::rls
