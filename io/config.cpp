@@ -638,7 +638,7 @@ void read_rls(const checker& c, run_config& cfg, const json& body, const registr
   const std::string P = "learning.rls";
   c.object(body, P);
   c.keys(body, P, {"plastic", "trained", "plastic_current", "fixed_current", "tau", "lambda", "mu", "learn_every",
-                   "window", "loops", "targets", "smoothing", "test", "checkpoint_every"});
+                   "window", "loops", "targets", "smoothing", "test", "checkpoint_every", "P_precision"});
   if (cfg.backend != "clock")
     c.fail(P, fmt::format("RLS training runs on the clock backend only; run.backend is \"{}\" (use \"backend\": "
                           "\"clock\")", cfg.backend));
@@ -714,6 +714,13 @@ void read_rls(const checker& c, run_config& cfg, const json& body, const registr
   r->tau = c.positive(c.required(body, P, "tau"), c.at(P, "tau"));
   r->lambda = c.positive(c.required(body, P, "lambda"), c.at(P, "lambda"));
   if (body.contains("mu")) r->mu = c.positive(body["mu"], c.at(P, "mu"), true);
+  if (body.contains("P_precision")) {
+    const std::string v = c.string(body["P_precision"], c.at(P, "P_precision"));
+    if (v != "double" && v != "single")
+      c.fail(c.at(P, "P_precision"), fmt::format("expected \"double\" or \"single\", found \"{}\"{}", v,
+                                                  did_you_mean(v, {"double", "single"})));
+    r->single_precision_P = v == "single";
+  }
   auto on_grid = [&](double t, const std::string& path) {
     if (std::fabs(t / cfg.dt - std::round(t / cfg.dt)) > 1e-9 * std::max(1.0, t / cfg.dt))
       c.fail(path, fmt::format("{} ms is not a whole number of steps of run.dt = {} ms", t, cfg.dt));

@@ -25,16 +25,19 @@ def main():
     ap.add_argument("--run-file", default=os.path.join(REPO, "examples", "rls_sinusoids.json"))
     ap.add_argument("--loops", type=int, default=3)
     ap.add_argument("--threads", type=int, nargs="+", default=[2])
+    ap.add_argument("--set", action="append", default=[], help="run-file override for both, e.g. "
+                    "learning.rls.P_precision=single")
     a = ap.parse_args()
+    sets = [x for s in a.set for x in ("--set", s)]
     print(f"{'threads':>7}  {'run s':>7}  {'s/loop':>7}  {'RLS s/loop':>10}  {'rest s/loop':>11}")
     for t in a.threads:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.time()
             subprocess.run([a.cli, "run", a.run_file, "-q", "-o", os.path.join(tmp, "run"),
-                            "--set", f"run.threads={t}"], check=True)
+                            "--set", f"run.threads={t}"] + sets, check=True)
             plain = time.time() - t0
             out = subprocess.run([a.cli, "learn", "rls", a.run_file, "-o", os.path.join(tmp, "rls"),
-                                  "--set", f"learning.rls.loops={a.loops}", "--set", f"run.threads={t}"],
+                                  "--set", f"learning.rls.loops={a.loops}", "--set", f"run.threads={t}"] + sets,
                                  check=True, capture_output=True, text=True).stdout
         m = re.search(r"([0-9.]+) s per loop over \d+ loops \(RLS updates ([0-9.]+) s", out)
         per, rls = float(m.group(1)), float(m.group(2))

@@ -22,9 +22,14 @@ struct neuron_inputs {
 // a ridge term plus a term that keeps each sign's summed weight near its start, the balance of
 // excitation and inhibition. Every update is the textbook one:
 //   k = P r / (1 + r' P r),  w -= (w . r - f) k,  P -= k (P r)'.
+//
+// P is kept in double precision, or in single precision (`single_precision_P`), which halves the
+// memory the update streams through and bounds its speed on large networks (the reference keeps
+// P in Float32 by default); the weights are double either way.
 class trainer {
  public:
-  trainer(std::vector<neuron_inputs> neurons, const std::vector<bool>& excitatory_source, double lambda, double mu);
+  trainer(std::vector<neuron_inputs> neurons, const std::vector<bool>& excitatory_source, double lambda, double mu,
+          bool single_precision_P = false);
   // One step for every neuron: `activity` (e.g. filtered spike trains of all sources) and one
   // target per neuron. Neurons are updated in parallel (each owns its P and w), so the result does
   // not depend on the number of threads.
@@ -40,7 +45,9 @@ class trainer {
 
  private:
   std::vector<neuron_inputs> neurons_;
-  std::vector<Eigen::MatrixXd> P_;  // lower triangles hold P; the upper ones are not kept up to date
+  // One of the two holds P, per neuron; only the lower triangles are kept up to date.
+  std::vector<Eigen::MatrixXd> P_;
+  std::vector<Eigen::MatrixXf> Pf_;
 };
 
 }  // namespace gs::rls

@@ -20,6 +20,7 @@ struct rls_spec {
   std::vector<std::string> fixed_current;  // state variables the target includes besides it
   double tau = 0;                          // ms, the plastic receptor's decay (filters r)
   double lambda = 1, mu = 0;
+  bool single_precision_P = false;  // "P_precision": "single" (learning/rls/rls.hpp)
   double learn_every = 10;                  // ms
   double window_start = 0, window_end = 0;  // ms; learning times in (start, end]
   uint32_t loops = 1;
