@@ -12,6 +12,7 @@
 #include "engine/network.hpp"
 #include "io/hdf5_read.hpp"
 #include "io/npy.hpp"
+#include "learning/rls/spec.hpp"
 #include "plugins/spatial.hpp"
 
 #include "plugins/loader.hpp"

@@ -13,7 +13,6 @@
 #include "dataset/hidden.hpp"
 #include "dataset/protocol.hpp"
 #include "engine/value.hpp"
-#include "learning/rls/spec.hpp"
 #include "plugins/registry.hpp"
 
 namespace gs {
@@ -23,6 +22,8 @@ struct config_error : std::runtime_error {
   config_error(const std::string& file, const std::string& path, const std::string& message);
   std::string file, path, problem;
 };
+
+struct rls_spec;  // learning/rls/spec.hpp (not installed: plugins never see it)
 
 struct named_value {
   std::string name;

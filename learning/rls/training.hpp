@@ -13,6 +13,7 @@
 #include "engine/network.hpp"
 #include "io/config.hpp"
 #include "learning/rls/rls.hpp"
+#include "learning/rls/spec.hpp"
 
 namespace gs::rls {
 
