@@ -62,7 +62,9 @@ void read_target_file(training& tr, const rls_spec& s) {
     } else {
       const auto shape = io::read_h5_shape(s.target_file, s.target_dataset);
       if (shape.size() != 2)
-        throw config_error(s.target_file, s.target_dataset, fmt::format("expected a 2-D dataset, found {} dimensions", shape.size()));
+        throw config_error(s.target_file, s.path + ".targets.dataset",
+                           fmt::format("expected \"{}\" to be 2-D (neurons, learning times), found {} dimensions",
+                                       s.target_dataset, shape.size()));
       rows = shape[0], cols = shape[1];
       v = io::read_h5_doubles(s.target_file, s.target_dataset);
     }
