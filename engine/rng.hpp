@@ -15,7 +15,7 @@ namespace gs {
 enum class rng_purpose : uint32_t {
   params = 1, initial = 2, connect = 3, weight = 4, delay = 5, stimulus = 6, hazard = 7,
   positions = 8, clock_hazard = 9, procedural_connect = 10, procedural_weight = 11, procedural_delay = 12, clock_poisson = 13,
-  cuda_poisson = 14, protocol = 15, hidden = 16
+  cuda_poisson = 14, protocol = 15, hidden = 16, rls_loop = 17, rls_target = 18
 };
 
 class rng_stream {

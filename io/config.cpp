@@ -12,6 +12,7 @@
 #include "engine/network.hpp"
 #include "io/hdf5_read.hpp"
 #include "io/npy.hpp"
+#include "learning/rls/spec.hpp"
 #include "plugins/spatial.hpp"
 
 #include "plugins/loader.hpp"
@@ -632,6 +633,162 @@ void read_hidden(const checker& c, run_config& cfg, const json& body) {
   }
 }
 
+// "learning.rls": recursive least squares training of plastic projections (learning/rls).
+void read_rls(const checker& c, run_config& cfg, const json& body, const registry& reg,
+              const std::function<json(const json&, const std::vector<param_info>&, const std::string&)>& read_params) {
+  const std::string P = "learning.rls";
+  c.object(body, P);
+  c.keys(body, P, {"plastic", "trained", "plastic_current", "fixed_current", "tau", "lambda", "mu", "learn_every",
+                   "window", "loops", "targets", "smoothing", "test", "checkpoint_every", "P_precision"});
+  if (cfg.backend != "clock")
+    c.fail(P, fmt::format("RLS training runs on the clock backend only; run.backend is \"{}\" (use \"backend\": "
+                          "\"clock\")", cfg.backend));
+  auto r = std::make_shared<rls_spec>();
+  auto population_names = [&] {
+    std::vector<std::string> all;
+    for (const auto& ps : cfg.populations) all.push_back(ps.name);
+    return all;
+  };
+  // trained populations: their models must have the current variables
+  r->trained = c.strings(c.required(body, P, "trained"), c.at(P, "trained"));
+  if (r->trained.empty()) c.fail(c.at(P, "trained"), "expected at least one population");
+  for (size_t k = 0; k < r->trained.size(); ++k) {
+    const int pi = cfg.population_index(r->trained[k]);
+    if (pi < 0)
+      c.fail(c.at(c.at(P, "trained"), k), fmt::format("unknown population \"{}\"{}", r->trained[k],
+                                                      did_you_mean(r->trained[k], population_names())));
+    for (size_t j = 0; j < k; ++j)
+      if (r->trained[j] == r->trained[k]) c.fail(c.at(c.at(P, "trained"), k), "population listed twice");
+  }
+  // Every loop draws the initial state again (learning/rls/training.hpp); drawn parameters
+  // would be drawn again with it, so the populations' parameters must be constants.
+  for (const auto& ps : cfg.populations)
+    for (const auto& nv : ps.params)
+      if (!nv.value.is_constant())
+        c.fail(nv.path, "RLS training draws each loop's initial state afresh, which would draw this parameter again: "
+                        "give a constant");
+  auto state_variable = [&](const json& v, const std::string& path) {
+    const std::string name = c.string(v, path);
+    for (const auto& t : r->trained) {
+      const model_info* m = reg.find_model(cfg.populations[size_t(cfg.population_index(t))].model);
+      std::vector<std::string> names = names_of(m->state);
+      if (std::find(names.begin(), names.end(), name) == names.end())
+        c.fail(path, fmt::format("model \"{}\" of population \"{}\" has no state variable \"{}\"{}", m->name, t, name,
+                                 did_you_mean(name, names)));
+    }
+    return name;
+  };
+  r->plastic_current = state_variable(c.required(body, P, "plastic_current"), c.at(P, "plastic_current"));
+  if (body.contains("fixed_current")) {
+    const json& list = c.array(body["fixed_current"], c.at(P, "fixed_current"));
+    for (size_t k = 0; k < list.size(); ++k) {
+      r->fixed_current.push_back(state_variable(list[k], c.at(c.at(P, "fixed_current"), k)));
+      if (r->fixed_current.back() == r->plastic_current)
+        c.fail(c.at(c.at(P, "fixed_current"), k), "is the plastic_current itself");
+    }
+  }
+  // plastic projections: stored, with one delay, onto trained populations only
+  const std::string PP = c.at(P, "plastic");
+  r->plastic = c.strings(c.required(body, P, "plastic"), PP);
+  if (r->plastic.empty()) c.fail(PP, "expected at least one projection name");
+  std::vector<std::string> names;
+  for (const auto& ps : cfg.projections)
+    if (!ps.name.empty()) names.push_back(ps.name);
+  const projection_spec* first = nullptr;
+  for (size_t k = 0; k < r->plastic.size(); ++k) {
+    const std::string pk = c.at(PP, k);
+    const auto it = std::find_if(cfg.projections.begin(), cfg.projections.end(),
+                                 [&](const projection_spec& ps) { return ps.name == r->plastic[k]; });
+    if (it == cfg.projections.end())
+      c.fail(pk, fmt::format("no projection is named \"{}\"{} (give projections a \"name\")", r->plastic[k],
+                             did_you_mean(r->plastic[k], names)));
+    if (it->procedural) c.fail(pk, fmt::format("{} is procedural: RLS edits stored synapses only", it->path));
+    if (!it->delay.is_constant()) c.fail(pk, fmt::format("{}: plastic projections need a constant delay", it->path));
+    if (first && first->delay.a != it->delay.a)
+      c.fail(pk, fmt::format("{} has delay {} ms but {} has {} ms: plastic projections share one delay", it->path,
+                             it->delay.a, first->path, first->delay.a));
+    if (!first) first = &*it;
+    for (const auto& t : it->targets)
+      if (std::find(r->trained.begin(), r->trained.end(), t) == r->trained.end())
+        c.fail(pk, fmt::format("{} targets population \"{}\", which is not in {}.trained", it->path, t, P));
+  }
+  r->tau = c.positive(c.required(body, P, "tau"), c.at(P, "tau"));
+  r->lambda = c.positive(c.required(body, P, "lambda"), c.at(P, "lambda"));
+  if (body.contains("mu")) r->mu = c.positive(body["mu"], c.at(P, "mu"), true);
+  if (body.contains("P_precision")) {
+    const std::string v = c.string(body["P_precision"], c.at(P, "P_precision"));
+    if (v != "double" && v != "single")
+      c.fail(c.at(P, "P_precision"), fmt::format("expected \"double\" or \"single\", found \"{}\"{}", v,
+                                                  did_you_mean(v, {"double", "single"})));
+    r->single_precision_P = v == "single";
+  }
+  auto on_grid = [&](double t, const std::string& path) {
+    if (std::fabs(t / cfg.dt - std::round(t / cfg.dt)) > 1e-9 * std::max(1.0, t / cfg.dt))
+      c.fail(path, fmt::format("{} ms is not a whole number of steps of run.dt = {} ms", t, cfg.dt));
+  };
+  if (body.contains("learn_every")) r->learn_every = c.positive(body["learn_every"], c.at(P, "learn_every"));
+  on_grid(r->learn_every, c.at(P, "learn_every"));
+  const std::string WP = c.at(P, "window");
+  const std::vector<double> window = c.numbers(c.required(body, P, "window"), WP);
+  if (window.size() != 2) c.fail(WP, fmt::format("expected [start, end] in ms, found {} numbers", window.size()));
+  r->window_start = window[0], r->window_end = window[1];
+  if (!(r->window_start >= 0 && r->window_start < r->window_end && r->window_end <= cfg.duration))
+    c.fail(WP, fmt::format("expected 0 <= start < end <= run.duration ({} ms), found [{}, {}]", cfg.duration,
+                           r->window_start, r->window_end));
+  on_grid(r->window_start, c.at(WP, size_t(0)));
+  if (r->window_end - r->window_start < r->learn_every)
+    c.fail(WP, fmt::format("the window [{}, {}] holds no learning time (learn_every {} ms)", r->window_start,
+                           r->window_end, r->learn_every));
+  if (body.contains("loops")) r->loops = uint32_t(c.count(body["loops"], c.at(P, "loops"), 1000000));
+  if (r->loops == 0) c.fail(c.at(P, "loops"), "expected at least 1 loop");
+  if (body.contains("smoothing")) r->smoothing = c.positive(body["smoothing"], c.at(P, "smoothing"), true);
+  if (body.contains("checkpoint_every")) {
+    r->checkpoint_every = uint32_t(c.count(body["checkpoint_every"], c.at(P, "checkpoint_every"), 1000000));
+    if (r->checkpoint_every == 0) c.fail(c.at(P, "checkpoint_every"), "expected at least 1");
+  }
+  if (body.contains("test")) {
+    const std::string TP = c.at(P, "test");
+    const json& t = c.object(body["test"], TP);
+    c.keys(t, TP, {"trials", "psth_bin"});
+    if (t.contains("trials")) r->test_trials = uint32_t(c.count(t["trials"], c.at(TP, "trials"), 1000000));
+    if (r->test_trials == 0) c.fail(c.at(TP, "trials"), "expected at least 1 trial");
+    if (t.contains("psth_bin")) r->psth_bin = c.positive(t["psth_bin"], c.at(TP, "psth_bin"));
+  }
+  // targets: {"generator": {"NAME": {params}}} or {"file": PATH, "dataset": NAME}
+  const std::string TP = c.at(P, "targets");
+  const json& targets = c.object(c.required(body, P, "targets"), TP);
+  c.keys(targets, TP, {"generator", "file", "dataset"});
+  if (targets.contains("generator") == targets.contains("file"))
+    c.fail(TP, "expected exactly one of \"generator\" and \"file\"");
+  if (targets.contains("generator")) {
+    const std::string GP = c.at(TP, "generator");
+    const json& g = c.object(targets["generator"], GP);
+    if (g.size() != 1) c.fail(GP, fmt::format("expected one generator, e.g. {{\"sinusoids\": {{}}}}; found {} keys", g.size()));
+    r->generator = g.begin().key();
+    const target_info* ti = reg.find_target(r->generator);
+    const std::string gp = c.at(GP, r->generator);
+    if (!ti)
+      c.fail(gp, fmt::format("unknown target generator \"{}\"{}", r->generator, did_you_mean(r->generator, reg.target_names())));
+    const json& given = g.begin().value().is_null() ? json::object() : c.object(g.begin().value(), gp);
+    c.keys(given, gp, names_of(ti->params));
+    r->generator_params = read_params(given, ti->params, gp);
+    if (auto [key, problem] = ti->check(r->generator_params); !problem.empty()) c.fail(c.at(gp, key), problem);
+    r->make_targets = ti->make;
+  } else {
+    if (targets.contains("dataset")) r->target_dataset = c.string(targets["dataset"], c.at(TP, "dataset"));
+    const std::filesystem::path f(c.string(targets["file"], c.at(TP, "file")));
+    if (f.empty()) c.fail(c.at(TP, "file"), "expected a file name, found an empty string");
+    r->target_file = f.is_absolute() ? f.string() : (std::filesystem::path(cfg.file).parent_path() / f).string();
+    if (!std::filesystem::exists(r->target_file)) c.fail(c.at(TP, "file"), fmt::format("no file {}", r->target_file));
+    const bool h5 = f.extension() == ".h5" || f.extension() == ".hdf5";
+    if (!h5 && f.extension() != ".npy")
+      c.fail(c.at(TP, "file"), fmt::format("expected a .npy or .h5 file, found \"{}\"", f.string()));
+    if (h5 && r->target_dataset.empty()) c.fail(TP, "an HDF5 targets file needs \"dataset\"");
+    if (!h5 && !r->target_dataset.empty()) c.fail(c.at(TP, "dataset"), "only for an HDF5 file");
+  }
+  cfg.rls = std::move(r);
+}
+
 run_config load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides,
                        registry& reg) {
   run_config cfg;
@@ -642,7 +799,8 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
   cfg.document = doc;
 
   c.object(doc, "");
-  c.keys(doc, "", {"plugins", "run", "populations", "projections", "stimuli", "protocol", "recorders", "outputs"});
+  c.keys(doc, "", {"plugins", "run", "populations", "projections", "stimuli", "protocol", "recorders", "outputs",
+                  "learning"});
 
   // plugins first: they add the models, rules and stimuli the rest may name
   if (doc.contains("plugins")) {
@@ -869,9 +1027,14 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
     for (size_t i = 0; i < projs.size(); ++i) {
       const std::string p = c.at("projections", i);
       const json& body = c.object(projs[i], p);
-      c.keys(body, p, {"source", "target", "rule", "weight", "delay", "receptor", "procedural"});
+      c.keys(body, p, {"name", "source", "target", "rule", "weight", "delay", "receptor", "procedural"});
       projection_spec ps;
       ps.path = p;
+      if (body.contains("name")) {
+        ps.name = c.string(body["name"], c.at(p, "name"));
+        for (const auto& other : cfg.projections)
+          if (other.name == ps.name) c.fail(c.at(p, "name"), fmt::format("\"{}\" already names {}", ps.name, other.path));
+      }
       ps.source = population(c.required(body, p, "source"), c.at(p, "source"));
       ps.targets = populations(c.required(body, p, "target"), c.at(p, "target"));
       const json& rule = c.object(c.required(body, p, "rule"), c.at(p, "rule"));
@@ -1136,6 +1299,11 @@ run_config load_config(const std::filesystem::path& file, const std::vector<std:
     }
     if (out.contains("phy_sample_rate")) cfg.phy_sample_rate = c.positive(out["phy_sample_rate"], "outputs.phy_sample_rate");
     if (out.contains("hidden")) read_hidden(c, cfg, out["hidden"]);
+  }
+  if (doc.contains("learning")) {
+    const json& learning = c.object(doc["learning"], "learning");
+    c.keys(learning, "learning", {"rls"});
+    if (learning.contains("rls")) read_rls(c, cfg, learning["rls"], reg, read_params);
   }
   return cfg;
 }

@@ -23,6 +23,8 @@ struct config_error : std::runtime_error {
   std::string file, path, problem;
 };
 
+struct rls_spec;  // learning/rls/spec.hpp (not installed: plugins never see it)
+
 struct named_value {
   std::string name;
   value_spec value;
@@ -47,6 +49,7 @@ struct population_spec {
 };
 
 struct projection_spec {
+  std::string name;  // optional, unique: how "learning" sections refer to it
   std::string source, path;
   std::vector<std::string> targets;
   std::string rule;
@@ -97,6 +100,7 @@ struct run_config {
   double phy_sample_rate = 30000.0;
   std::shared_ptr<const protocol_spec> protocol;  // null without "protocol"
   hidden_spec hidden;
+  std::shared_ptr<const rls_spec> rls;  // "learning": {"rls": ...}; null without it
 
   int population_index(const std::string& name) const;
   // The clock and cuda backends share the time grid, the step order and the delays in steps.

@@ -53,8 +53,29 @@ std::vector<std::string> registry::stimulus_names() const {
   return n;
 }
 
+void registry::add_target(target_info t) {
+  if (in_plugin_) t.origin = plugins_.back().file;
+  if (const target_info* old = find_target(t.name))
+    throw std::runtime_error("target generator \"" + t.name + "\" is registered twice (" + old->origin + " and " +
+                             t.origin + ")");
+  if (in_plugin_) plugins_.back().targets.push_back(t.name);
+  targets_.push_back(std::move(t));
+}
+
+const target_info* registry::find_target(const std::string& name) const {
+  for (const auto& t : targets_)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+std::vector<std::string> registry::target_names() const {
+  std::vector<std::string> n;
+  for (const auto& t : targets_) n.push_back(t.name);
+  return n;
+}
+
 void registry::begin_plugin(std::string file, std::string name, std::string built_with) {
-  plugins_.push_back({std::move(file), std::move(name), std::move(built_with), {}, {}, {}});
+  plugins_.push_back({std::move(file), std::move(name), std::move(built_with), {}, {}, {}, {}});
   in_plugin_ = true;
 }
 
@@ -100,6 +121,7 @@ registry& default_registry() {
     register_builtin_models(r);
     register_builtin_rules(r);
     register_builtin_stimuli(r);
+    register_builtin_targets(r);
     return r;
   }();
   return reg;

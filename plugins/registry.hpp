@@ -1,4 +1,5 @@
-// The registry of cell models, connection rules and stimulus generators, looked up by name. Built-in models and rules
+// The registry of cell models, connection rules, stimulus generators and RLS target generators,
+// looked up by name. Built-in models and rules
 // register through the same calls an outside plugin uses (register_builtin_*), so there is one
 // mechanism whether a model is compiled in or loaded.
 #pragma once
@@ -153,10 +154,29 @@ struct stimulus_info {
   std::function<poisson_rates(const json& params)> independent_poisson;
 };
 
+// What a generator of RLS targets (learning/rls) is given: how many neurons are trained, the
+// learning times within a presentation, each trained neuron's mean synaptic current over the
+// learning window before training (what the reference centres its targets on), and the seed.
+struct target_context {
+  uint32_t neurons = 0;
+  std::vector<double> times_ms;
+  std::vector<double> mean_current;
+  uint64_t seed = 0;
+};
+
+struct target_info {
+  std::string name, doc, origin;
+  std::vector<param_info> params;
+  // Empty when the parameters are fine, otherwise {key path relative to the entry, problem}.
+  std::function<std::pair<std::string, std::string>(const json& params)> check;
+  // The targets, row-major: neurons rows of times_ms.size() values.
+  std::function<std::vector<double>(const json& params, const target_context&)> make;
+};
+
 // A loaded plugin library and what it added.
 struct plugin_record {
   std::string file, name, built_with;
-  std::vector<std::string> models, rules, stimuli;
+  std::vector<std::string> models, rules, stimuli, targets;
 };
 
 class registry {
@@ -170,6 +190,7 @@ class registry {
                     std::function<std::unique_ptr<cuda_population>(population_base&)> make_cuda);
   void add_rule(rule_info r);
   void add_stimulus(stimulus_info s);
+  void add_target(target_info t);
   void begin_plugin(std::string file, std::string name, std::string built_with);
   void end_plugin();
   const std::vector<plugin_record>& plugins() const { return plugins_; }
@@ -178,6 +199,9 @@ class registry {
   const stimulus_info* find_stimulus(const std::string& name) const;
   const std::vector<stimulus_info>& stimuli() const { return stimuli_; }
   std::vector<std::string> stimulus_names() const;
+  const target_info* find_target(const std::string& name) const;
+  const std::vector<target_info>& targets() const { return targets_; }
+  std::vector<std::string> target_names() const;
   const std::vector<model_info>& models() const { return models_; }
   const std::vector<rule_info>& rules() const { return rules_; }
   std::vector<std::string> model_names() const;
@@ -187,6 +211,7 @@ class registry {
   std::vector<model_info> models_;
   std::vector<rule_info> rules_;
   std::vector<stimulus_info> stimuli_;
+  std::vector<target_info> targets_;
   std::vector<plugin_record> plugins_;
   bool in_plugin_ = false;
 };
@@ -195,6 +220,7 @@ void register_builtin_models(registry&);
 void register_builtin_gpu_forms(registry&);  // with CUDA: models/builtin_gpu.cu
 void register_builtin_rules(registry&);
 void register_builtin_stimuli(registry&);
+void register_builtin_targets(registry&);  // learning/rls/targets.cpp
 
 // The registry with everything built in; plugins loaded later add to it.
 registry& default_registry();

@@ -18,6 +18,7 @@
 #include "learning/decode/commands.hpp"
 #include "learning/predictor/commands.hpp"
 #include "learning/predictor/spike_data.hpp"
+#include "learning/rls/commands.hpp"
 #include "plugins/loader.hpp"
 #include "plugins/registry.hpp"
 
@@ -165,6 +166,11 @@ int info(const std::vector<std::string>& plugin_files) {
     std::printf("  %s [%s]: %s\n", st.name.c_str(), st.origin.c_str(), st.doc.c_str());
     print_params(st.params);
   }
+  std::printf("\nRLS target generators (learning.rls.targets.generator, docs/rls.md):\n");
+  for (const auto& t : reg.targets()) {
+    std::printf("  %s [%s]: %s\n", t.name.c_str(), t.origin.c_str(), t.doc.c_str());
+    print_params(t.params);
+  }
   std::printf("\nrecorders: spikes, state (see docs/config.md)\n");
   std::printf("\nplugins (search path GILLESPIKE_PLUGIN_PATH):%s\n", reg.plugins().empty() ? " none loaded" : "");
   for (const auto& p : reg.plugins()) {
@@ -172,6 +178,7 @@ int info(const std::vector<std::string>& plugin_files) {
     for (const auto& m : p.models) added += (added.empty() ? "" : ", ") + ("model " + m);
     for (const auto& r : p.rules) added += (added.empty() ? "" : ", ") + ("rule " + r);
     for (const auto& st : p.stimuli) added += (added.empty() ? "" : ", ") + ("stimulus " + st);
+    for (const auto& t : p.targets) added += (added.empty() ? "" : ", ") + ("RLS targets " + t);
     std::printf("  %s (%s, built with gillespike %s): %s\n", p.name.c_str(), p.file.c_str(), p.built_with.c_str(),
                 added.empty() ? "nothing" : added.c_str());
   }
@@ -269,6 +276,15 @@ int main(int argc, char** argv) {
       ->take_all();
   learn_surrogate->add_option("-o,--output", surrogate_opt.output, "JSON results with the learning curves");
   learn_surrogate->add_flag("-q,--quiet", surrogate_opt.quiet, "no table");
+  gs::rls::rls_options rls_opt;
+  auto* learn_rls = learn_cmd->add_subcommand(
+      "rls", "train a run file's plastic projections by recursive least squares (\"learning\": {\"rls\": ...})");
+  learn_rls->add_option("config", rls_opt.config, "run file (JSON, clock backend)")->required();
+  learn_rls->add_option("-o,--output", rls_opt.out_dir, "folder for the learning curve, checkpoint and test")->required();
+  learn_rls->add_option("--set", rls_opt.sets, "override a run-file value: PATH=VALUE")->allow_extra_args(false)->take_all();
+  learn_rls->add_flag("--resume", rls_opt.resume, "continue from OUTPUT/checkpoint.h5 up to learning.rls.loops");
+  learn_rls->add_flag("--test", rls_opt.test, "then run learning.rls.test.trials without learning: test.h5");
+  learn_rls->add_flag("-q,--quiet", rls_opt.quiet, "no table");
   app.add_flag_callback("--version", [] {
     std::printf("gillespike %s\n", GILLESPIKE_VERSION);
     std::exit(0);
@@ -291,6 +307,7 @@ int main(int argc, char** argv) {
     if (*predict_eval) return gs::predictor::run_eval(eval_opt);
     if (*predict_sample) return gs::predictor::run_sample(sample_opt);
     if (*learn_surrogate) return gs::decode::run_surrogate(surrogate_opt);
+    if (*learn_rls) return gs::rls::run_rls(rls_opt);
     return info(plugin_files);
   } catch (const gs::config_error& e) {
     std::fprintf(stderr, "gillespike: error: %s\n", e.what());

@@ -5,15 +5,16 @@
 #include <tbb/parallel_for.h>
 
 #include <stdexcept>
+#include <type_traits>
 
 namespace gs::rls {
 
 trainer::trainer(std::vector<neuron_inputs> neurons, const std::vector<bool>& excitatory_source, double lambda,
-                 double mu)
+                 double mu, bool single_precision_P)
     : neurons_(std::move(neurons)) {
   if (!(lambda > 0) || !(mu >= 0))
     throw std::invalid_argument(fmt::format("rls: expected lambda > 0 and mu >= 0, found {} and {}", lambda, mu));
-  P_.reserve(neurons_.size());
+  (single_precision_P ? Pf_.reserve(neurons_.size()) : P_.reserve(neurons_.size()));
   for (std::size_t i = 0; i < neurons_.size(); ++i) {
     const auto& n = neurons_[i];
     const Eigen::Index p = Eigen::Index(n.sources.size());
@@ -28,22 +29,44 @@ trainer::trainer(std::vector<neuron_inputs> neurons, const std::vector<bool>& ex
         if (excitatory_source[std::size_t(a)] == excitatory_source[std::size_t(b)]) regulariser(j, k) += mu;
       }
     // Symmetric positive definite (lambda > 0, C positive semi-definite): a Cholesky solve.
-    P_.push_back(regulariser.llt().solve(Eigen::MatrixXd::Identity(p, p)));
+    Eigen::MatrixXd P = regulariser.llt().solve(Eigen::MatrixXd::Identity(p, p));
+    if (single_precision_P) Pf_.push_back(P.cast<float>());
+    else P_.push_back(std::move(P));
   }
 }
 
 void trainer::update(const Eigen::VectorXd& activity, const Eigen::VectorXd& target) {
-  tbb::parallel_for(std::size_t(0), neurons_.size(), [&](std::size_t i) {
-    auto& n = neurons_[i];
-    Eigen::MatrixXd& P = P_[i];
-    Eigen::VectorXd r(n.sources.size());
+  // P stays symmetric: only its lower triangle is read and written, which halves the memory
+  // traffic that bounds the update (4096 neurons x 58^2 doubles are 110 MB per step).
+  auto step = [&](auto& P, neuron_inputs& n, double f) {
+    using vec = Eigen::Matrix<typename std::decay_t<decltype(P)>::Scalar, Eigen::Dynamic, 1>;
+    vec r(n.sources.size()), Pr(n.sources.size());
     for (std::size_t j = 0; j < n.sources.size(); ++j) r(Eigen::Index(j)) = activity(n.sources[j]);
-    const Eigen::VectorXd Pr = P * r;
-    const double gain = 1 / (1 + r.dot(Pr));
-    const double error = n.weights.dot(r) - target(Eigen::Index(i));
-    n.weights -= (error * gain) * Pr;
-    P.noalias() -= gain * Pr * Pr.transpose();
+    Pr.noalias() = P.template selfadjointView<Eigen::Lower>() * r;
+    const double gain = 1 / (1 + double(r.dot(Pr)));
+    double error = -f;
+    for (std::size_t j = 0; j < n.sources.size(); ++j) error += n.weights(Eigen::Index(j)) * activity(n.sources[j]);
+    n.weights -= (error * gain) * Pr.template cast<double>();
+    P.template selfadjointView<Eigen::Lower>().rankUpdate(Pr, -gain);
+  };
+  tbb::parallel_for(std::size_t(0), neurons_.size(), [&](std::size_t i) {
+    if (Pf_.empty()) step(P_[i], neurons_[i], target(Eigen::Index(i)));
+    else step(Pf_[i], neurons_[i], target(Eigen::Index(i)));
   });
+}
+
+Eigen::MatrixXd trainer::inverse_correlation(std::size_t neuron) const {
+  if (!Pf_.empty()) return Eigen::MatrixXf(Pf_[neuron].selfadjointView<Eigen::Lower>()).cast<double>();
+  return P_[neuron].selfadjointView<Eigen::Lower>();
+}
+
+void trainer::restore(std::size_t neuron, const Eigen::VectorXd& weights, const Eigen::MatrixXd& P) {
+  const Eigen::Index p = neurons_[neuron].weights.size();
+  if (weights.size() != p || P.rows() != p || P.cols() != p)
+    throw std::invalid_argument(fmt::format("rls: neuron {}: restored weights or P of the wrong size", neuron));
+  neurons_[neuron].weights = weights;
+  if (Pf_.empty()) P_[neuron] = P;
+  else Pf_[neuron] = P.cast<float>();  // exact: a checkpoint holds these floats as doubles
 }
 
 Eigen::VectorXd trainer::input(const Eigen::VectorXd& activity) const {

@@ -1,7 +1,7 @@
 // Recursive least squares for the plastic inputs of spiking neurons, the math of FORCE-style
 // training (Sussillo and Abbott 2009; Arthur, Kim, Chen, Preibisch and Darshan 2023): each neuron
 // keeps the inverse correlation matrix P of its own plastic inputs and moves their weights so
-// that its summed input follows a target. Not yet driven by the engine's clock loop.
+// that its summed input follows a target. learning/rls/training.hpp drives it from the clock loop.
 #pragma once
 
 #include <Eigen/Core>
@@ -22,9 +22,14 @@ struct neuron_inputs {
 // a ridge term plus a term that keeps each sign's summed weight near its start, the balance of
 // excitation and inhibition. Every update is the textbook one:
 //   k = P r / (1 + r' P r),  w -= (w . r - f) k,  P -= k (P r)'.
+//
+// P is kept in double precision, or in single precision (`single_precision_P`), which halves the
+// memory the update streams through and bounds its speed on large networks (the reference keeps
+// P in Float32 by default); the weights are double either way.
 class trainer {
  public:
-  trainer(std::vector<neuron_inputs> neurons, const std::vector<bool>& excitatory_source, double lambda, double mu);
+  trainer(std::vector<neuron_inputs> neurons, const std::vector<bool>& excitatory_source, double lambda, double mu,
+          bool single_precision_P = false);
   // One step for every neuron: `activity` (e.g. filtered spike trains of all sources) and one
   // target per neuron. Neurons are updated in parallel (each owns its P and w), so the result does
   // not depend on the number of threads.
@@ -34,11 +39,15 @@ class trainer {
 
   std::size_t size() const { return neurons_.size(); }
   const Eigen::VectorXd& weights(std::size_t neuron) const { return neurons_[neuron].weights; }
-  const Eigen::MatrixXd& inverse_correlation(std::size_t neuron) const { return P_[neuron]; }
+  Eigen::MatrixXd inverse_correlation(std::size_t neuron) const;
+  // Sets a neuron's weights and P, as a checkpoint saved them (same sizes as before).
+  void restore(std::size_t neuron, const Eigen::VectorXd& weights, const Eigen::MatrixXd& P);
 
  private:
   std::vector<neuron_inputs> neurons_;
+  // One of the two holds P, per neuron; only the lower triangles are kept up to date.
   std::vector<Eigen::MatrixXd> P_;
+  std::vector<Eigen::MatrixXf> Pf_;
 };
 
 }  // namespace gs::rls

@@ -104,3 +104,35 @@ TEST_CASE("RLS refuses a non-positive ridge term and mismatched weights") {
   CHECK_THROWS_AS(trainer({{{0, 1}, Eigen::Vector3d(0, 0, 0)}}, exc, 1.0, 0.1), std::invalid_argument);
   CHECK_THROWS_AS(trainer({{{0, 2}, Eigen::Vector2d(0, 0)}}, exc, 1.0, 0.1), std::invalid_argument);
 }
+
+TEST_CASE("RLS with P in single precision stays close to double precision (validated above)") {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> normal(0, 1);
+  std::uniform_real_distribution<double> rate(0, 2);
+  const int sources = 40;
+  std::vector<bool> excitatory(sources);
+  for (int k = 0; k < sources; ++k) excitatory[std::size_t(k)] = k < 20;
+  std::vector<neuron_inputs> neurons;
+  for (int i = 0; i < 4; ++i) {
+    std::vector<int> s;
+    for (int k = i; k < sources; k += 2) s.push_back(k);
+    Eigen::VectorXd w0(Eigen::Index(s.size()));
+    for (Eigen::Index j = 0; j < w0.size(); ++j) w0(j) = 0.3 * normal(rng);
+    neurons.push_back({s, w0});
+  }
+  trainer full(neurons, excitatory, 2.0, 0.1), single(neurons, excitatory, 2.0, 0.1, true);
+  for (int t = 0; t < 300; ++t) {
+    Eigen::VectorXd a(sources), f(4);
+    for (int k = 0; k < sources; ++k) a(k) = rate(rng);
+    for (int i = 0; i < 4; ++i) f(i) = std::sin(0.05 * t + i) + 0.1 * normal(rng);
+    full.update(a, f);
+    single.update(a, f);
+  }
+  for (std::size_t i = 0; i < 4; ++i) {
+    const double werr = (single.weights(i) - full.weights(i)).norm() / full.weights(i).norm();
+    const double perr = (single.inverse_correlation(i) - full.inverse_correlation(i)).norm() / full.inverse_correlation(i).norm();
+    MESSAGE("neuron " << i << ": single vs double, weights " << werr << ", P " << perr);
+    CHECK(werr < 1e-4);
+    CHECK(perr < 1e-4);
+  }
+}

@@ -87,7 +87,8 @@ void sort_rows_by_target(projection& pr, std::vector<uint16_t>& delays) {
 
 }  // namespace
 
-run_result simulate_clock(network& net, const run_config& cfg, const progress_fn& progress, spike_sink* sink) {
+run_result simulate_clock(network& net, const run_config& cfg, const progress_fn& progress, spike_sink* sink,
+                          const step_observer& observer) {
   if (cfg.method == "direct")  // load_config says so first; this guards direct callers
     throw config_error(cfg.file, "run.method", "the direct method belongs to the event backend");
   run_result res;
@@ -157,6 +158,7 @@ run_result simulate_clock(network& net, const run_config& cfg, const progress_fn
   };
   std::vector<spike_ref> fired;
   fired.reserve(N);
+  std::vector<uint32_t> fired_gids;  // the same spikes as global ids, for the observer only
 
   res.spikes_per_population.assign(n_pops, 0);
   std::vector<char> recorded(n_pops, 0);
@@ -307,6 +309,11 @@ run_result simulate_clock(network& net, const run_config& cfg, const progress_fn
       }
     }
     take_samples(k + 1);
+    if (observer) {
+      fired_gids.clear();
+      for (const spike_ref& sp : fired) fired_gids.push_back(net.populations[sp.pop]->first_gid + sp.local);
+      observer(k, fired_gids);
+    }
     if (progress && (k & 1023) == 1023) progress(t);
   }
   res.events = n_steps * N;
