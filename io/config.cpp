@@ -16,6 +16,9 @@
 #include "plugins/spatial.hpp"
 
 #include "plugins/loader.hpp"
+#if defined(GILLESPIKE_HAVE_CUDA)
+#include "engine/backends/cuda/device_info.hpp"
+#endif
 
 namespace gs {
 
@@ -639,7 +642,8 @@ void read_rls(const checker& c, run_config& cfg, const json& body, const registr
   const std::string P = "learning.rls";
   c.object(body, P);
   c.keys(body, P, {"plastic", "trained", "plastic_current", "fixed_current", "tau", "lambda", "mu", "learn_every",
-                   "window", "loops", "targets", "smoothing", "test", "checkpoint_every", "P_precision"});
+                   "window", "loops", "targets", "smoothing", "test", "checkpoint_every", "P_precision",
+                   "device"});
   if (cfg.backend != "clock")
     c.fail(P, fmt::format("RLS training runs on the clock backend only; run.backend is \"{}\" (use \"backend\": "
                           "\"clock\")", cfg.backend));
@@ -721,6 +725,22 @@ void read_rls(const checker& c, run_config& cfg, const json& body, const registr
       c.fail(c.at(P, "P_precision"), fmt::format("expected \"double\" or \"single\", found \"{}\"{}", v,
                                                   did_you_mean(v, {"double", "single"})));
     r->single_precision_P = v == "single";
+  }
+  if (body.contains("device")) {
+    const std::string v = c.string(body["device"], c.at(P, "device"));
+    if (v != "cpu" && v != "cuda")
+      c.fail(c.at(P, "device"),
+             fmt::format("expected \"cpu\" or \"cuda\", found \"{}\"{}", v, did_you_mean(v, {"cpu", "cuda"})));
+#if !defined(GILLESPIKE_HAVE_CUDA)
+    if (v == "cuda")
+      c.fail(c.at(P, "device"), "\"cuda\" is not available in this build: it was built without CUDA "
+                                "(GILLESPIKE_CUDA=OFF, or no nvcc); use \"cpu\"");
+#else
+    if (v == "cuda")
+      if (const std::string why = cuda_unusable_reason(); !why.empty())
+        c.fail(c.at(P, "device"), fmt::format("\"cuda\": no usable GPU here ({}); use \"cpu\"", why));
+#endif
+    r->on_gpu = v == "cuda";
   }
   auto on_grid = [&](double t, const std::string& path) {
     if (std::fabs(t / cfg.dt - std::round(t / cfg.dt)) > 1e-9 * std::max(1.0, t / cfg.dt))

@@ -21,7 +21,7 @@ if [ -z "$build" ]; then
   build="$root/build-gpu"
   BUILD_DIR="$build" "$root/tools/build.sh" -DGILLESPIKE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90
 fi
-for f in gillespike tests/test_cuda_backend tests/test_cuda_config tests/test_predictor_cuda \
+for f in gillespike tests/test_cuda_backend tests/test_cuda_config tests/test_predictor_cuda tests/test_rls_cuda \
          test-plugins/libquadratic_if_gpu.so \
          test-plugins/libquadratic_if.so; do
   [ -e "$build/$f" ] || { echo "gpu_bundle: $build/$f is missing (is $build a CUDA build with tests?)" >&2; exit 1; }
@@ -30,7 +30,7 @@ done
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib" "$out/plugins"
 cp "$build/gillespike" "$build/tests/test_cuda_backend" "$build/tests/test_cuda_config" \
-  "$build/tests/test_predictor_cuda" "$out/bin/"
+  "$build/tests/test_predictor_cuda" "$build/tests/test_rls_cuda" "$out/bin/"
 cp "$build/test-plugins/libquadratic_if_gpu.so" "$build/test-plugins/libquadratic_if.so" "$out/plugins/"
 
 # The C library and the dynamic loader come from the GPU machine (a newer glibc runs what an

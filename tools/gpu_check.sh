@@ -3,11 +3,14 @@
 # 5 minutes: the GPU tests (failing if any of them skips), which compare the cuda backend with the
 # CPU clock backend (single-neuron spike times identical at the same dt, CUBA and COBA rates within
 # 3 %, reproducibility, a plugin model compiled with nvcc) and the predictor's CUDA path with its
-# CPU path (loss and gradients against float64, training steps), then the benchmarks (the
-# predictor's training on the GPU and the CPU, COBA at 4,000 and 400,000 neurons, the full-scale
-# microcircuit) as short tables. The predictor's parts are expected to take under 15 s (its test)
-# and about 1 minute (its benchmark, most of it the CPU's 3 training steps), and run before the
-# simulator's benchmarks so that their figures come first if time runs out.
+# CPU path (loss and gradients against float64, training steps), RLS's batched updates (against
+# the closed form; the small task learns), then the benchmarks (the predictor's training on the GPU
+# and the CPU, RLS on the reference task with its updates on the GPU and on the CPU, COBA at 4,000
+# and 400,000 neurons, the full-scale microcircuit) as short tables. Expected durations (estimates,
+# never measured on a GPU machine): the predictor's test under 15 s and its benchmark about 1
+# minute (most of it the CPU's 3 training steps); test_rls_cuda about 20 s (two 12-loop runs of a
+# 200-neuron task, the network on the CPU); the RLS benchmarks about 30 s. They run before the
+# simulator's benchmarks, so their figures come first if time runs out.
 #
 # What it runs comes from a bundle, because the GPU machine has the CUDA driver, CMake and Python
 # but none of the project's Debian packages and no network: on a CPU machine with the project's
@@ -53,7 +56,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=c
 "$bundle/gillespike" info | grep -m1 "^CUDA" || true
 
 echo "== GPU tests"
-for t in test_cuda_backend test_cuda_config test_predictor_cuda; do
+for t in test_cuda_backend test_cuda_config test_predictor_cuda test_rls_cuda; do
   LD_LIBRARY_PATH="$libs" "$bundle/bin/$t" -s 2>&1 | tee "$logs/$t.log" |
     grep -E "MESSAGE|SKIPPED|ERROR|test cases|assertions|Status" | sed 's/^/  /'
   rc=${PIPESTATUS[0]}
@@ -64,6 +67,11 @@ done
 echo "== benchmarks"
 python3 tools/bench_predictor.py --device cuda --gillespike "$bundle/gillespike" 2>&1 |
   tee "$logs/bench_predictor_cuda.log" || status=1
+# RLS on the reference task (4096 neurons), 3 loops: the updates on the GPU, then on the CPU cores.
+for device in cuda cpu; do
+  python3 tools/bench_rls.py --cli "$bundle/gillespike" --loops 3 --threads "$(nproc)" \
+    --set "learning.rls.device=\"$device\"" 2>&1 | tee "$logs/bench_rls_$device.log" || status=1
+done
 python3 tools/bench_cuda.py --gillespike "$bundle/gillespike" 2>&1 | tee "$logs/bench_cuda.log" || status=1
 python3 tools/run_microcircuit.py --gillespike "$bundle/gillespike" --duration-ms 1000 \
   --set 'run.backend="cuda"' 2>&1 | tee "$logs/microcircuit.log" || status=1

@@ -1,5 +1,9 @@
 #include "learning/rls/rls.hpp"
 
+#if defined(GILLESPIKE_HAVE_CUDA)
+#include "learning/rls/gpu.hpp"
+#endif
+
 #include <Eigen/Cholesky>
 #include <fmt/format.h>
 #include <tbb/parallel_for.h>
@@ -10,7 +14,7 @@
 namespace gs::rls {
 
 trainer::trainer(std::vector<neuron_inputs> neurons, const std::vector<bool>& excitatory_source, double lambda,
-                 double mu, bool single_precision_P)
+                 double mu, bool single_precision_P, bool on_gpu)
     : neurons_(std::move(neurons)) {
   if (!(lambda > 0) || !(mu >= 0))
     throw std::invalid_argument(fmt::format("rls: expected lambda > 0 and mu >= 0, found {} and {}", lambda, mu));
@@ -30,12 +34,23 @@ trainer::trainer(std::vector<neuron_inputs> neurons, const std::vector<bool>& ex
       }
     // Symmetric positive definite (lambda > 0, C positive semi-definite): a Cholesky solve.
     Eigen::MatrixXd P = regulariser.llt().solve(Eigen::MatrixXd::Identity(p, p));
-    if (single_precision_P) Pf_.push_back(P.cast<float>());
+    if (single_precision_P && !on_gpu) Pf_.push_back(P.cast<float>());
     else P_.push_back(std::move(P));
+  }
+  if (on_gpu) {
+#if defined(GILLESPIKE_HAVE_CUDA)
+    gpu_ = std::make_shared<gpu_state>(neurons_, P_, single_precision_P);
+    P_.clear();  // the GPU's copy is the one that changes
+#else
+    throw std::invalid_argument("rls: this build has no CUDA");  // the run file's check says so first
+#endif
   }
 }
 
 void trainer::update(const Eigen::VectorXd& activity, const Eigen::VectorXd& target) {
+#if defined(GILLESPIKE_HAVE_CUDA)
+  if (gpu_) return gpu_->update(activity, target, neurons_);
+#endif
   // P stays symmetric: only its lower triangle is read and written, which halves the memory
   // traffic that bounds the update (4096 neurons x 58^2 doubles are 110 MB per step).
   auto step = [&](auto& P, neuron_inputs& n, double f) {
@@ -56,6 +71,9 @@ void trainer::update(const Eigen::VectorXd& activity, const Eigen::VectorXd& tar
 }
 
 Eigen::MatrixXd trainer::inverse_correlation(std::size_t neuron) const {
+#if defined(GILLESPIKE_HAVE_CUDA)
+  if (gpu_) return gpu_->P(neuron);
+#endif
   if (!Pf_.empty()) return Eigen::MatrixXf(Pf_[neuron].selfadjointView<Eigen::Lower>()).cast<double>();
   return P_[neuron].selfadjointView<Eigen::Lower>();
 }
@@ -65,6 +83,9 @@ void trainer::restore(std::size_t neuron, const Eigen::VectorXd& weights, const 
   if (weights.size() != p || P.rows() != p || P.cols() != p)
     throw std::invalid_argument(fmt::format("rls: neuron {}: restored weights or P of the wrong size", neuron));
   neurons_[neuron].weights = weights;
+#if defined(GILLESPIKE_HAVE_CUDA)
+  if (gpu_) return gpu_->restore(neuron, weights, P);
+#endif
   if (Pf_.empty()) P_[neuron] = P;
   else Pf_[neuron] = P.cast<float>();  // exact: a checkpoint holds these floats as doubles
 }

@@ -7,9 +7,12 @@
 #include <Eigen/Core>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace gs::rls {
+
+class gpu_state;
 
 struct neuron_inputs {
   std::vector<int> sources;  // indices into the activity vector given to update()
@@ -25,11 +28,13 @@ struct neuron_inputs {
 //
 // P is kept in double precision, or in single precision (`single_precision_P`), which halves the
 // memory the update streams through and bounds its speed on large networks (the reference keeps
-// P in Float32 by default); the weights are double either way.
+// P in Float32 by default); the weights are double either way. With `on_gpu` (CUDA builds), P
+// lives on the GPU and each update of all neurons is one kernel (learning/rls/gpu.hpp); the
+// weights are copied back after every update.
 class trainer {
  public:
   trainer(std::vector<neuron_inputs> neurons, const std::vector<bool>& excitatory_source, double lambda, double mu,
-          bool single_precision_P = false);
+          bool single_precision_P = false, bool on_gpu = false);
   // One step for every neuron: `activity` (e.g. filtered spike trains of all sources) and one
   // target per neuron. Neurons are updated in parallel (each owns its P and w), so the result does
   // not depend on the number of threads.
@@ -48,6 +53,9 @@ class trainer {
   // One of the two holds P, per neuron; only the lower triangles are kept up to date.
   std::vector<Eigen::MatrixXd> P_;
   std::vector<Eigen::MatrixXf> Pf_;
+  // Set when the updates run on a GPU, which then holds P. Shared, not unique: the trainer must
+  // not need gpu_state's destructor, which exists only in CUDA builds.
+  std::shared_ptr<gpu_state> gpu_;
 };
 
 }  // namespace gs::rls

@@ -21,6 +21,7 @@ struct rls_spec {
   double tau = 0;                          // ms, the plastic receptor's decay (filters r)
   double lambda = 1, mu = 0;
   bool single_precision_P = false;  // "P_precision": "single" (learning/rls/rls.hpp)
+  bool on_gpu = false;              // "device": "cuda" (learning/rls/gpu.hpp)
   double learn_every = 10;                  // ms
   double window_start = 0, window_end = 0;  // ms; learning times in (start, end]
   uint32_t loops = 1;

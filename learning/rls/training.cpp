@@ -55,7 +55,8 @@ training::training(const run_config& cfg, const registry& reg)
         if (pr.weights[e] < 0) excitatory[src0 + s] = false;
       }
   }
-  rls_ = std::make_unique<trainer>(std::move(inputs), excitatory, spec_.lambda, spec_.mu, spec_.single_precision_P);
+  rls_ = std::make_unique<trainer>(std::move(inputs), excitatory, spec_.lambda, spec_.mu, spec_.single_precision_P,
+                                     spec_.on_gpu);
   map_synapses();
   delay_steps_ = std::max<uint32_t>(1, uint32_t(std::llround(net_.projections[plastic_[0]].delay / cfg.dt)));
 

@@ -5,16 +5,14 @@
 // (LDLT of the normal equations), on a linear readout problem with noisy targets.
 #include <doctest/doctest.h>
 
-#include <Eigen/Cholesky>
 #include <random>
 #include <stdexcept>
 
 #include "learning/rls/rls.hpp"
+#include "tests/support/rls_closed_form.hpp"
 
 using gs::rls::neuron_inputs;
 using gs::rls::trainer;
-using lmat = Eigen::Matrix<long double, Eigen::Dynamic, Eigen::Dynamic>;
-using lvec = Eigen::Matrix<long double, Eigen::Dynamic, 1>;
 
 TEST_CASE("RLS equals closed-form ridge regression with same-sign coupling, per neuron") {
   std::mt19937_64 rng(3);
@@ -64,25 +62,8 @@ TEST_CASE("RLS equals closed-form ridge regression with same-sign coupling, per 
   for (std::size_t i = 0; i < subsets.size(); ++i) {
     CAPTURE(i);
     const Eigen::Index p = Eigen::Index(subsets[i].size());
-    lmat A = lmat::Zero(p, p);
-    lvec b;
-    for (Eigen::Index j = 0; j < p; ++j)
-      for (Eigen::Index k = 0; k < p; ++k)
-        A(j, k) = (j == k ? lambda : 0.0L) +
-                  (excitatory[std::size_t(subsets[i][std::size_t(j)])] == excitatory[std::size_t(subsets[i][std::size_t(k)])]
-                       ? mu
-                       : 0.0L);
-    const lvec w0 = neurons[i].weights.cast<long double>();
-    b = A * w0;
-    for (int t = 0; t < steps; ++t) {
-      lvec r(p);
-      for (Eigen::Index j = 0; j < p; ++j) r(j) = activity[std::size_t(t)](subsets[i][std::size_t(j)]);
-      A += r * r.transpose();
-      b += r * (long double)targets(t, Eigen::Index(i));
-    }
-    const Eigen::LDLT<lmat> ldlt(A);
-    const Eigen::VectorXd w = ldlt.solve(b).cast<double>();
-    const Eigen::MatrixXd P = ldlt.solve(lmat::Identity(p, p)).cast<double>();
+    const auto [w, P] = gs::test::ridge_closed_form(subsets[i], excitatory, lambda, mu, neurons[i].weights, activity,
+                                                    targets.col(Eigen::Index(i)));
     const double werr = (rls.weights(i) - w).norm() / w.norm(), perr = (rls.inverse_correlation(i) - P).norm() / P.norm();
     MESSAGE("neuron " << i << " (" << p << " inputs): weights relative error " << werr << ", P relative error " << perr);
     CHECK(werr < 1e-8);
