@@ -3,7 +3,9 @@
 #pragma once
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -66,5 +68,19 @@ inline std::vector<std::string> curve_text(const std::filesystem::path& dir) {
 }
 
 inline double correlation_of(const std::string& field) { return std::stod(field.substr(0, field.find(','))); }
+
+
+// A 2-D float64 .npy file (format 1.0).
+inline void write_npy_matrix(const std::filesystem::path& file, size_t rows, size_t cols, const std::vector<double>& v) {
+  std::string header = fmt::format("{{'descr': '<f8', 'fortran_order': False, 'shape': ({}, {}), }}", rows, cols);
+  header.append(64 - (10 + header.size() + 1) % 64, ' ');
+  header += '\n';
+  std::ofstream out(file, std::ios::binary);
+  out.write("\x93NUMPY\x01\x00", 8);
+  const uint16_t len = uint16_t(header.size());
+  out.write(reinterpret_cast<const char*>(&len), 2);
+  out << header;
+  out.write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size() * sizeof(double)));
+}
 
 }  // namespace gs::test

@@ -30,23 +30,7 @@ using gs::test::scratch_dir;
 using gs::test::correlation_of;
 using gs::test::curve_text;
 using gs::test::small_task;
-
-namespace {
-
-// A 2-D float64 .npy file (format 1.0).
-void write_npy_matrix(const fs::path& file, size_t rows, size_t cols, const std::vector<double>& v) {
-  std::string header = fmt::format("{{'descr': '<f8', 'fortran_order': False, 'shape': ({}, {}), }}", rows, cols);
-  header.append(64 - (10 + header.size() + 1) % 64, ' ');
-  header += '\n';
-  std::ofstream out(file, std::ios::binary);
-  out.write("\x93NUMPY\x01\x00", 8);
-  const uint16_t len = uint16_t(header.size());
-  out.write(reinterpret_cast<const char*>(&len), 2);
-  out << header;
-  out.write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size() * sizeof(double)));
-}
-
-}  // namespace
+using gs::test::write_npy_matrix;
 
 TEST_CASE("RLS learns the sinusoids of a small network; a fixed seed repeats its learning curve; plot") {
   scratch_dir dir;
