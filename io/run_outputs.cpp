@@ -100,13 +100,24 @@ struct spike_outputs::files {
   std::vector<int32_t> clusters;
   std::vector<double> seconds;
   std::optional<spike_spool> spool;
+  // Folders this run created (the output folder, phy/), innermost last; a run that fails removes
+  // them again when they are empty, as a run refused before it started leaves none.
+  std::vector<fs::path> made;
+  bool finished = false;
+
+  void make_dir(const fs::path& d) {
+    if (fs::is_directory(d)) return;
+    if (d.has_parent_path()) make_dir(d.parent_path());
+    fs::create_directory(d);
+    made.push_back(d);
+  }
 };
 
 spike_outputs::spike_outputs(const fs::path& dir, const run_config& cfg, const network& net)
     : files_(std::make_unique<files>(dir, cfg, net)) {
-  fs::create_directories(dir);
-  if (!cfg.record_spikes) return;
   files& f = *files_;
+  f.make_dir(dir);
+  if (!cfg.record_spikes) return;
   if (wants(cfg, "sonata")) {
     std::vector<io::sonata_spike_writer::population> pops;
     f.sonata_index.assign(net.populations.size(), 0);
@@ -119,7 +130,7 @@ spike_outputs::spike_outputs(const fs::path& dir, const run_config& cfg, const n
     f.pop_ids.resize(pops.size());
   }
   if (wants(cfg, "phy")) {
-    fs::create_directories(dir / "phy");
+    f.make_dir(dir / "phy");
     f.phy_samples.emplace(dir / "phy" / "spike_times.npy");
     f.phy_clusters.emplace(dir / "phy" / "spike_clusters.npy");
     f.phy_seconds.emplace(dir / "phy" / "spikes.times.npy");
@@ -127,7 +138,16 @@ spike_outputs::spike_outputs(const fs::path& dir, const run_config& cfg, const n
   if (wants(cfg, "nwb")) f.spool.emplace(dir / "spikes.spool");
 }
 
-spike_outputs::~spike_outputs() = default;
+spike_outputs::~spike_outputs() {
+  if (files_->finished) return;
+  files_->sonata.reset();  // their temporary files go first, then the folders if nothing else is there
+  files_->phy_samples.reset();
+  files_->phy_clusters.reset();
+  files_->phy_seconds.reset();
+  files_->spool.reset();
+  std::error_code ignored;  // not empty (other files were there before): left alone
+  for (auto d = files_->made.rbegin(); d != files_->made.rend(); ++d) fs::remove(*d, ignored);
+}
 
 void spike_outputs::take(std::span<const double> times_ms, std::span<const uint32_t> gids) {
   files& f = *files_;
@@ -163,6 +183,7 @@ void spike_outputs::take(std::span<const double> times_ms, std::span<const uint3
 
 void spike_outputs::finish(const std::vector<uint8_t>& hidden) {
   files& f = *files_;
+  f.finished = true;  // from here the folders hold finished files
   if (f.sonata) f.sonata->finish();
   if (f.phy_samples) {
     f.phy_samples->finish();

@@ -2,7 +2,7 @@
 // recording held in memory. A run of 10 million spikes (120 MB as the in-memory list the backends
 // used to keep, 12 B a spike, before the files' own copies) must finish under a peak memory cap
 // well below that, and its SONATA, phy and NWB files must hold exactly the spikes of the same run
-// simulated in-process with every spike kept in memory.
+// simulated in-process with every spike kept in memory. A run that fails leaves no folder.
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#if defined(GILLESPIKE_HAVE_CUDA)
+#include "engine/backends/cuda/device_info.hpp"
+#endif
 #include "io/hdf5_read.hpp"
 #include "io/npy.hpp"
 #include "tests/support/sim.hpp"
@@ -97,3 +100,18 @@ TEST_CASE("a run's spike files are streamed: bounded memory, exactly the simulat
     CHECK(io::read_h5_doubles(nwb, "/units/spike_times") == times);
   }
 }
+
+#if defined(GILLESPIKE_HAVE_CUDA)
+TEST_CASE("a run that fails after its spike files were opened leaves no folder behind") {
+  // The cuda backend without a usable GPU fails once the run has started (its files are open).
+  if (!cuda_unusable_reason().empty()) {
+    const scratch_dir dir;
+    const auto file = dir.write("run.json", run_file);
+    const auto out = dir.path / "out" / "deeper";
+    const cli_result r = cli({"run", file.string(), "-o", out.string(), "--set", "run.backend=\"cuda\""}, dir.path);
+    CHECK(r.status == 1);
+    CHECK_MESSAGE(has(r.err, "no usable GPU"), r.err);
+    CHECK(!std::filesystem::exists(dir.path / "out"));
+  }
+}
+#endif
