@@ -252,7 +252,8 @@ std::string iso_now() {
 }  // namespace
 
 void write_nwb(const std::filesystem::path& path, const run_config& cfg, const network& net, const spike_replay& spikes,
-               const std::vector<uint8_t>& hidden, std::size_t slice_spikes) {
+               const std::vector<uint8_t>& hidden) {
+  constexpr size_t slice_spikes = size_t(1) << 22;
   staged_file staged(path);
   h5::writer out(staged.temp(), path);
   nwb_writer nwb(out);

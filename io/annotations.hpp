@@ -24,9 +24,10 @@ using spike_batch_fn = std::function<void(std::span<const double> times_ms, std:
 using spike_replay = std::function<void(const spike_batch_fn&)>;
 
 // Units are the neurons of the recorded populations (ids are global neuron ids); spike times in s,
-// grouped by unit. Units are filled a slice at a time, each slice holding at most `slice_spikes`
-// spikes (one unit may exceed it alone), so a recording of any length is written in bounded memory.
+// grouped by unit. Units are filled a slice at a time, each slice holding at most 4,194,304 spike
+// times (32 MB; one unit may exceed it alone), so a recording of any length is written in bounded
+// memory.
 void write_nwb(const std::filesystem::path& path, const run_config& cfg, const network& net, const spike_replay& spikes,
-               const std::vector<uint8_t>& hidden, std::size_t slice_spikes = std::size_t(1) << 22);
+               const std::vector<uint8_t>& hidden);
 
 }  // namespace gs::io

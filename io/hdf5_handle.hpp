@@ -137,7 +137,7 @@ class writer {
     dataset(path, std::vector<hsize_t>(shape), file_type, mem_type, data);
   }
 
-  // An empty 1-D dataset that grows by appends. Its chunks are smaller than the fixed-size ones'
+  // An empty 1-D dataset that grows by appends. Its chunks are smaller than the fixed-size ones
   // because a short stream still fills a whole chunk on disk: 128 KiB of doubles.
   template <class T>
   growing_dataset<T> growing(const std::string& path) {

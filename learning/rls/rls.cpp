@@ -18,7 +18,7 @@ trainer::trainer(std::vector<neuron_inputs> neurons, const std::vector<bool>& ex
     : neurons_(std::move(neurons)) {
   if (!(lambda > 0) || !(mu >= 0))
     throw std::invalid_argument(fmt::format("rls: expected lambda > 0 and mu >= 0, found {} and {}", lambda, mu));
-  (single_precision_P ? Pf_.reserve(neurons_.size()) : P_.reserve(neurons_.size()));
+  (single_precision_P && !on_gpu ? Pf_.reserve(neurons_.size()) : P_.reserve(neurons_.size()));
   for (std::size_t i = 0; i < neurons_.size(); ++i) {
     const auto& n = neurons_[i];
     const Eigen::Index p = Eigen::Index(n.sources.size());
