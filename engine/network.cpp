@@ -96,13 +96,12 @@ projection connect(const rule_info& rule, const json& rule_params, const rule_co
 uint32_t regenerate(const projection& p, uint32_t source, uint32_t chunk, uint32_t* targets, float* weights,
                     float* delays) {
   const uint32_t n = p.generate(source, chunk, targets);
-  if (!p.weight_spec.is_constant()) {
-    rng_stream rng(p.seed, rng_purpose::procedural_weight, p.index, source, chunk);
-    for (uint32_t k = 0; k < n; ++k) weights[k] = static_cast<float>(p.weight_spec.draw(rng));
-  }
-  if (!p.delay_spec.is_constant()) {
-    rng_stream rng(p.seed, rng_purpose::procedural_delay, p.index, source, chunk);
-    for (uint32_t k = 0; k < n; ++k) delays[k] = static_cast<float>(p.delay_spec.draw(rng));
+  const bool draw_weights = !p.values.weight.is_constant(), draw_delays = !p.values.delay.is_constant();
+  if (!draw_weights && !draw_delays) return n;
+  synapse_draws draws(p.values, source, chunk);
+  for (uint32_t k = 0; k < n; ++k) {
+    if (draw_weights) weights[k] = draws.weight();
+    if (draw_delays) delays[k] = draws.delay();
   }
   return n;
 }
@@ -116,10 +115,8 @@ projection procedural(const rule_info& rule, const json& rule_params, const rule
   projection p;
   p.weight = weight.a;
   p.delay = delay.a;
-  p.weight_spec = weight;
-  p.delay_spec = delay;
-  p.seed = ctx.seed;
-  p.index = ctx.projection;
+  p.values = {weight, delay, ctx.seed, ctx.projection};
+  p.rule = rule.name;
   p.generate = rule.procedural(rule_params, ctx);
   if (ctx.n_target > (uint64_t(1) << 24) * procedural_chunk)  // the chunk is a 24-bit stream key
     throw std::runtime_error(fmt::format("{} target neurons are too many for a procedural projection (at most {})",

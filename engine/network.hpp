@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/population.hpp"
+#include "engine/procedural.hpp"
 #include "io/config.hpp"
 #include "plugins/registry.hpp"
 
@@ -24,11 +25,11 @@ struct projection {
   double weight = 0, delay = 0;
   // Procedural (run file "procedural": true): nothing above is stored but the row offsets' absence.
   // `generate` gives a source's targets chunk by chunk, and regenerate() draws their weights
-  // and delays from these distributions (engine/backends/clock uses it when the source spikes).
+  // and delays from `values` (engine/backends/clock uses it when the source spikes). The cuda
+  // backend finds the device form of `generate` through the rule's name.
   chunk_generator generate;
-  value_spec weight_spec, delay_spec;
-  uint64_t seed = 0;
-  uint32_t index = 0;                // keys the weight and delay streams
+  synapse_values values;
+  std::string rule;
   uint64_t procedural_synapses = 0;  // counted once, when built
 
   bool procedural() const { return bool(generate); }

@@ -14,7 +14,7 @@ struct value_spec {
   double hi = std::numeric_limits<double>::infinity();
 
   static value_spec of(double v) { return {constant, v, 0}; }
-  bool is_constant() const { return kind == constant; }
+  GS_HD bool is_constant() const { return kind == constant; }
   // Smallest value a draw can take (for checks such as the minimum delay).
   double min_value() const {
     switch (kind) {
@@ -35,7 +35,8 @@ struct value_spec {
     }
     return a;
   }
-  double draw(rng_stream& rng) const {
+  // The same function on the host and in the cuda backend's kernels (procedural synapses).
+  GS_HD double draw(rng_stream& rng) const {
     switch (kind) {
       case constant: return a;
       case uniform: return a + (b - a) * rng.uniform();

@@ -391,16 +391,15 @@ void apply_override(json& doc, const std::string& item, const std::string& file)
 }
 
 // A procedural projection (synapses regenerated when the source spikes): the clock backend runs
-// it, its rule must be able to regenerate these parameters, and its delays need an upper bound
-// (it sizes the ring of input sums before any synapse is drawn).
+// it, or the cuda backend when the rule has a GPU form; its rule must be able to regenerate these
+// parameters, and its delays need an upper bound (it sizes the ring of input sums before any
+// synapse is drawn).
 void check_procedural(const checker& c, const run_config& cfg, const registry& reg, const rule_info& ri,
                       const projection_spec& ps) {
   const std::string p = c.at(ps.path, "procedural");
-  if (cfg.backend == "cuda")
-    c.fail(p, "procedural projections do not run on the cuda backend yet (docs/cuda.md); use \"backend\": "
-              "\"clock\" or stored synapses (remove \"procedural\")");
-  if (cfg.backend != "clock")
-    c.fail(p, fmt::format("procedural projections run on the clock backend only; run.backend is \"{}\"", cfg.backend));
+  if (cfg.backend != "clock" && cfg.backend != "cuda")
+    c.fail(p, fmt::format("procedural projections run on the clock and cuda backends only; run.backend is \"{}\"",
+                          cfg.backend));
   if (!ri.procedural) {
     std::vector<std::string> able;
     for (const auto& name : reg.rule_names())
@@ -412,6 +411,11 @@ void check_procedural(const checker& c, const run_config& cfg, const registry& r
   for (const auto& t : ps.targets)
     if (!ri.procedural(ps.rule_params, projection_context(cfg, si, static_cast<uint32_t>(cfg.population_index(t)), 0)))
       c.fail(p, fmt::format("cannot regenerate these synapses: {}", ri.procedural_limits));
+  if (cfg.backend == "cuda" && !ri.make_cuda)
+    c.fail(p, fmt::format("rule \"{}\" ({}) cannot regenerate its synapses on the GPU: it has no GPU form (one is added "
+                          "from code compiled by nvcc: docs/plugins.md, \"On the GPU\"); use \"backend\": \"clock\", or "
+                          "stored synapses (remove \"procedural\")",
+                          ri.name, ri.origin));
   if (!std::isfinite(ps.delay.max_value()))
     c.fail(c.at(ps.path, "delay"), "a procedural projection's delays need an upper bound (give the normal distribution "
                                    "a \"max\", or use a uniform one)");

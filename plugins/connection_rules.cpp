@@ -5,13 +5,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <memory>
-#include <mutex>
-#include <stdexcept>
 #include <utility>
 #include <vector>
 
 #include "engine/rng.hpp"
+#include "plugins/procedural_rules.hpp"
 #include "plugins/registry.hpp"
 #include "plugins/spatial.hpp"
 
@@ -41,27 +39,6 @@ bool skip_autapse(const json& p, const rule_context& c, uint32_t s, uint32_t t) 
 uint64_t candidates(const json& p, const rule_context& c, uint32_t n) {
   return (c.same_population && !p["allow_autapses"].get<bool>()) ? n - 1 : n;
 }
-
-// Synapses per (source, chunk) cell of a procedural projection, one byte each: the few counts
-// from 255 up sit in a sorted side list. At most procedural_chunk per cell (what a chunk holds).
-class cell_counts {
- public:
-  cell_counts() = default;
-  explicit cell_counts(const std::vector<uint16_t>& count) : small_(count.size()) {
-    for (uint64_t i = 0; i < count.size(); ++i) {
-      small_[i] = static_cast<uint8_t>(std::min<uint16_t>(count[i], 255));
-      if (count[i] >= 255) large_.emplace_back(i, count[i]);
-    }
-  }
-  uint32_t operator[](uint64_t cell) const {
-    if (small_[cell] < 255) return small_[cell];
-    return std::lower_bound(large_.begin(), large_.end(), std::pair<uint64_t, uint16_t>(cell, 0))->second;
-  }
-
- private:
-  std::vector<uint8_t> small_;
-  std::vector<std::pair<uint64_t, uint16_t>> large_;  // (cell, count), by cell
-};
 
 // k distinct or independent draws from [0, n) without `exclude`, in increasing order. `taken`
 // is scratch shared by the rows of one rule call: all zero between calls, so a row costs O(k),
@@ -122,27 +99,14 @@ rule_info pairwise_bernoulli() {
       }
     }
   };
-  // Regenerated chunk by chunk: each (source, chunk) its own stream, skips as above.
+  // Regenerated chunk by chunk: each (source, chunk) its own stream, skips as above
+  // (bernoulli_chunks in plugins/procedural_rules.hpp).
   r.procedural_limits = "pairwise_bernoulli regenerates with a constant p (not a distance profile or mask)";
   r.procedural = [](const json& p, const rule_context& c) -> chunk_generator {
     if (spatial::needs_positions(p)) return {};
-    const double prob = p["p"].get<double>(), log_q = std::log1p(-prob);
-    const bool no_self = c.same_population && !p["allow_autapses"].get<bool>();
-    const uint64_t seed = c.seed;
-    const uint32_t n = c.n_target, proj = c.projection;
-    return [=](uint32_t s, uint32_t chunk, uint32_t* out) -> uint32_t {
-      if (prob <= 0) return 0;
-      const uint32_t first = chunk * procedural_chunk, last = std::min(n, first + procedural_chunk);
-      rng_stream rng(seed, rng_purpose::procedural_connect, proj, s, chunk);
-      uint32_t k = 0;
-      for (double j = double(first) - 1;;) {
-        j += prob >= 1 ? 1 : 1 + std::floor(std::log(rng.uniform_pos()) / log_q);
-        if (j >= last) break;
-        const auto t = static_cast<uint32_t>(j);
-        if (!(no_self && t == s)) out[k++] = t;
-      }
-      return k;
-    };
+    const double prob = p["p"].get<double>();
+    return bernoulli_chunks{c.seed, prob, std::log1p(-prob), c.n_target, c.projection,
+                            c.same_population && !p["allow_autapses"].get<bool>()};
   };
   return r;
 }
@@ -262,53 +226,13 @@ rule_info fixed_total_number() {
     }
   };
   // Regenerated exactly: N pairs uniform over the allowed ones are, given how many fall in each
-  // (source, chunk) cell, independent and uniform over that cell's allowed pairs. So the N pairs
-  // are drawn once, as `generate` draws them (same stream: the cells, hence the out-degrees, are
-  // the stored projection's), and only counted per cell; a chunk then draws its cell's count of
-  // targets from its own stream. The count is drawn at the first call, not in this factory,
-  // because load_config calls the factory to learn whether the parameters regenerate.
+  // (source, chunk) cell, independent and uniform over that cell's allowed pairs
+  // (total_number_chunks in plugins/procedural_rules.hpp).
   r.procedural_limits = "fixed_total_number regenerates with allow_multapses true";
   r.procedural = [](const json& p, const rule_context& c) -> chunk_generator {
     if (!p["allow_multapses"].get<bool>()) return {};
-    const auto n = p["N"].get<uint64_t>();
-    const bool no_self = c.same_population && !p["allow_autapses"].get<bool>();
-    const uint64_t seed = c.seed;
-    const uint32_t n_source = c.n_source, n_target = c.n_target, proj = c.projection;
-    const uint32_t chunks = (n_target + procedural_chunk - 1) / procedural_chunk;
-    struct table {
-      std::once_flag drawn;
-      cell_counts counts;
-    };
-    auto cells = std::make_shared<table>();
-    return [=](uint32_t s, uint32_t chunk, uint32_t* out) -> uint32_t {
-      std::call_once(cells->drawn, [&] {
-        std::vector<uint16_t> count(uint64_t(n_source) * chunks, 0);
-        rng_stream rng(seed, rng_purpose::connect, proj, 0);
-        const uint64_t pairs = uint64_t(n_source) * n_target;
-        for (uint64_t i = 0; i < n;) {
-          const uint64_t x = rng.below(pairs);
-          const auto src = uint32_t(x / n_target), tgt = uint32_t(x % n_target);
-          if (no_self && src == tgt) continue;
-          ++i;
-          if (++count[uint64_t(src) * chunks + tgt / procedural_chunk] > procedural_chunk)
-            throw std::runtime_error(fmt::format(
-                "more than {} synapses from one source onto one chunk of {} targets: too dense to regenerate",
-                procedural_chunk, procedural_chunk));
-        }
-        cells->counts = cell_counts(count);
-      });
-      const uint32_t k = cells->counts[uint64_t(s) * chunks + chunk];
-      if (k == 0) return 0;
-      const uint32_t first = chunk * procedural_chunk, last = std::min(n_target, first + procedural_chunk);
-      const bool self_here = no_self && s >= first && s < last;  // then one target fewer to draw from
-      rng_stream rng(seed, rng_purpose::procedural_connect, proj, s, chunk);
-      for (uint32_t i = 0; i < k; ++i) {
-        const auto t = first + uint32_t(rng.below(last - first - self_here));
-        out[i] = self_here && t >= s ? t + 1 : t;
-      }
-      std::sort(out, out + k);  // repeats (multapses) end up side by side
-      return k;
-    };
+    return total_number_chunks(p["N"].get<uint64_t>(), c.seed, c.n_source, c.n_target, c.projection,
+                               c.same_population && !p["allow_autapses"].get<bool>());
   };
   return r;
 }
@@ -353,6 +277,9 @@ void register_builtin_rules(registry& reg) {
     r.origin = "built-in";
     reg.add_rule(std::move(r));
   }
+#if defined(GILLESPIKE_HAVE_CUDA)
+  register_builtin_rule_gpu_forms(reg);
+#endif
 }
 
 }  // namespace gs

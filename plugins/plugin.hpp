@@ -13,13 +13,20 @@
 
 #include "plugins/registry.hpp"
 
+// Compiled by nvcc: add_procedural_gpu_form, for rules (a model's add_gpu_form comes with
+// engine/population.hpp).
+#if defined(__CUDACC__) && defined(GILLESPIKE_HAVE_CUDA)
+#include "engine/backends/cuda/procedural.cuh"
+#endif
+
 // Raised whenever a header a plugin compiles against changes in a way that moves memory layouts
 // or signatures the engine and the plugin share.
 // 2: population_base gained the clock backend's step() and friends.
 // 3: population_base::prepare_steps (fixed-step models); rule_info::procedural.
 // 4: stimulus_info::independent_poisson.
 // 5: model_info::make_cuda (a model's GPU form).
-#define GILLESPIKE_PLUGIN_ABI 5
+// 6: rule_info::make_cuda (a procedural rule's GPU form).
+#define GILLESPIKE_PLUGIN_ABI 6
 
 #ifndef GILLESPIKE_VERSION
 #define GILLESPIKE_VERSION "unknown"

@@ -91,6 +91,18 @@ void registry::add_gpu_form(const std::string& model,
   throw std::runtime_error("a GPU form for cell model \"" + model + "\", which is not registered (add_model first)");
 }
 
+void registry::add_rule_gpu_form(const std::string& rule, std::function<std::unique_ptr<cuda_procedural>()> make_cuda) {
+  for (auto& r : rules_)
+    if (r.name == rule) {
+      if (!r.procedural)
+        throw std::runtime_error("a GPU form for connection rule \"" + rule + "\", which cannot regenerate its synapses "
+                                 "(it sets no rule_info::procedural)");
+      r.make_cuda = std::move(make_cuda);
+      return;
+    }
+  throw std::runtime_error("a GPU form for connection rule \"" + rule + "\", which is not registered (add_rule first)");
+}
+
 const model_info* registry::find_model(const std::string& name) const {
   for (const auto& m : models_)
     if (m.name == name) return &m;

@@ -20,6 +20,7 @@ using json = nlohmann::ordered_json;
 class population_base;
 struct population_spec;
 class cuda_population;
+class cuda_procedural;
 
 // A parameter or state variable as `info`, the docs and the config validator see it.
 struct param_info {
@@ -103,6 +104,11 @@ struct rule_info {
   // in procedural_limits).
   std::function<chunk_generator(const json& params, const rule_context&)> procedural;
   std::string procedural_limits;
+  // The device form of `procedural` (engine/backends/cuda/procedural.cuh): makes the object
+  // through which the cuda backend delivers spikes through this rule's procedural projections.
+  // Set by registry::add_rule_gpu_form from a file compiled by nvcc; without it the rule's
+  // procedural projections run on the clock backend only.
+  std::function<std::unique_ptr<cuda_procedural>()> make_cuda;
 };
 
 // One input of a stimulus: at time t, to one of its targets (an index into the flattened
@@ -189,6 +195,9 @@ class registry {
   void add_gpu_form(const std::string& model,
                     std::function<std::unique_ptr<cuda_population>(population_base&)> make_cuda);
   void add_rule(rule_info r);
+  // Gives a registered rule the GPU form of its procedural generator (rule_info::make_cuda);
+  // engine/backends/cuda/procedural.cuh has add_procedural_gpu_form<Generator>(registry&, rule).
+  void add_rule_gpu_form(const std::string& rule, std::function<std::unique_ptr<cuda_procedural>()> make_cuda);
   void add_stimulus(stimulus_info s);
   void add_target(target_info t);
   void begin_plugin(std::string file, std::string name, std::string built_with);
@@ -219,6 +228,7 @@ class registry {
 void register_builtin_models(registry&);
 void register_builtin_gpu_forms(registry&);  // with CUDA: models/builtin_gpu.cu
 void register_builtin_rules(registry&);
+void register_builtin_rule_gpu_forms(registry&);  // with CUDA: plugins/connection_rules_gpu.cu
 void register_builtin_stimuli(registry&);
 void register_builtin_targets(registry&);  // learning/rls/targets.cpp
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes what tools/gpu_check.sh needs on a GPU machine that has the CUDA driver but none of the
 # project's Debian packages and no network: a CUDA build for sm_90 (H100/H200) with its GPU test
-# binaries and GPU plugin, and every shared library they link except the C library's own and the
+# binaries and GPU plugins, and every shared library they link except the C library's own and the
 # driver, in one folder under 64 MiB. Then checks that folder: every library a binary needs
 # resolves inside it, and its size.
 #   tools/gpu_bundle.sh [--build DIR] [--out DIR]
@@ -22,8 +22,8 @@ if [ -z "$build" ]; then
   BUILD_DIR="$build" "$root/tools/build.sh" -DGILLESPIKE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90
 fi
 for f in gillespike tests/test_cuda_backend tests/test_cuda_config tests/test_predictor_cuda tests/test_rls_cuda \
-         test-plugins/libquadratic_if_gpu.so \
-         test-plugins/libquadratic_if.so; do
+         test-plugins/libquadratic_if_gpu.so test-plugins/libquadratic_if.so \
+         test-plugins/libring_gpu.so test-plugins/libring.so; do
   [ -e "$build/$f" ] || { echo "gpu_bundle: $build/$f is missing (is $build a CUDA build with tests?)" >&2; exit 1; }
 done
 
@@ -31,7 +31,8 @@ rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib" "$out/plugins"
 cp "$build/gillespike" "$build/tests/test_cuda_backend" "$build/tests/test_cuda_config" \
   "$build/tests/test_predictor_cuda" "$build/tests/test_rls_cuda" "$out/bin/"
-cp "$build/test-plugins/libquadratic_if_gpu.so" "$build/test-plugins/libquadratic_if.so" "$out/plugins/"
+cp "$build/test-plugins/libquadratic_if_gpu.so" "$build/test-plugins/libquadratic_if.so" \
+  "$build/test-plugins/libring_gpu.so" "$build/test-plugins/libring.so" "$out/plugins/"
 
 # The C library and the dynamic loader come from the GPU machine (a newer glibc runs what an
 # older one built); so does the driver (libcuda), which the CUDA runtime opens itself. cuBLAS, which

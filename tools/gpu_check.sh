@@ -2,11 +2,13 @@
 # The GPU check, for a machine with an NVIDIA GPU (sm_90: H100/H200), in one run of at most about
 # 5 minutes: the GPU tests (failing if any of them skips), which compare the cuda backend with the
 # CPU clock backend (single-neuron spike times identical at the same dt, CUBA and COBA rates within
-# 3 %, reproducibility, a plugin model compiled with nvcc) and the predictor's CUDA path with its
+# 3 %, reproducibility, a plugin model and a procedural rule compiled with nvcc, procedural
+# synapses drawn as on the CPU) and the predictor's CUDA path with its
 # CPU path (loss and gradients against float64, training steps), RLS's batched updates (against
 # the closed form; the small task learns), then the benchmarks (the predictor's training on the GPU
 # and the CPU, RLS on the reference task with its updates on the GPU and on the CPU, COBA at 4,000
-# and 400,000 neurons, the full-scale microcircuit) as short tables. Expected durations (estimates,
+# and 400,000 neurons, the full-scale microcircuit with stored, then procedural, synapses) as
+# short tables. Expected durations (estimates,
 # never measured on a GPU machine): the predictor's test under 15 s and its benchmark about 1
 # minute (most of it the CPU's 3 training steps); test_rls_cuda about 20 s (two 12-loop runs of a
 # 200-neuron task, the network on the CPU); the RLS benchmarks about 30 s. They run before the
@@ -75,6 +77,10 @@ done
 python3 tools/bench_cuda.py --gillespike "$bundle/gillespike" 2>&1 | tee "$logs/bench_cuda.log" || status=1
 python3 tools/run_microcircuit.py --gillespike "$bundle/gillespike" --duration-ms 1000 \
   --set 'run.backend="cuda"' 2>&1 | tee "$logs/microcircuit.log" || status=1
+# Last, so that it is what a run cut short loses: the same with procedural synapses (drawn again
+# on the device at each spike, none stored), as GeNN runs it.
+python3 tools/run_microcircuit.py --gillespike "$bundle/gillespike" --duration-ms 1000 --procedural \
+  --set 'run.backend="cuda"' 2>&1 | tee "$logs/microcircuit_procedural.log" || status=1
 
 echo "== gpu_check: $([ $status -eq 0 ] && echo passed || echo FAILED)"
 exit $status

@@ -27,7 +27,7 @@ with reduced in-degrees has other correlations and need not have the same rates.
 (bg_rate * K_ext * w_ext * tau_syn), the reference model's documented alternative.
 
 --procedural marks every projection "procedural": true (synapses drawn again when their source
-spikes, not stored; clock backend) and bounds each normal delay at mean + DELAY_MAX_SD standard
+spikes, not stored; clock or cuda backend) and bounds each normal delay at mean + DELAY_MAX_SD standard
 deviations ("max"), which procedural projections need: a delay beyond it is redrawn, about 3 in
 10^7 synapses, a negligible change to the published model.
 

@@ -1,16 +1,19 @@
 // The cuda backend on a GPU, against the CPU clock backend (the same step, the same grid): spike
 // times of single neurons identical at the same dt, network rates within 3 %, run-to-run
-// reproducibility, state recorders, Poisson counts, and a plugin model compiled with nvcc.
+// reproducibility, state recorders, Poisson counts, a plugin model compiled with nvcc, and
+// procedural projections (built-in rules and a plugin rule) drawn again on the device.
 // Without a usable GPU the test exits with status 77, which ctest reports as skipped, and says
 // why; tools/gpu_check.sh fails on a skip.
 #include "tests/support/gpu_main.hpp"  // first: it implements doctest
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -132,4 +135,59 @@ TEST_CASE("a plugin model compiled with nvcc runs on the GPU with the clock back
   CHECK(cpu.res.spike_times.size() > 100);
   CHECK(cpu.res.spike_times == gpu.res.spike_times);
   CHECK(cpu.res.spike_gids == gpu.res.spike_gids);
+}
+
+// Procedural projections: parrots fire three times, and the currents they cause in targets that
+// never spike are recorded at every step. A synapse drawn with another target, weight or delay on
+// the device would change a current by a whole weight (tens of pA) at some step; float32 state
+// and fixed-point sums change it by far less than the tolerance. The delivered synapses are also
+// counted: every one, on both backends.
+TEST_CASE("procedural projections: the device draws the clock backend's synapses, weights and delays") {
+  std::vector<int> dst_ids(1000), ring_ids(300);
+  std::iota(dst_ids.begin(), dst_ids.end(), 0);
+  std::iota(ring_ids.begin(), ring_ids.end(), 0);
+  const std::string text = fmt::format(R"({{"plugins": ["{}/libring_gpu.so"],
+    "run": {{"duration": 20, "seed": 6, "dt": 0.1}},
+    "populations": {{
+      "src": {{"model": "parrot_neuron", "size": 300}},
+      "dst": {{"model": "lif_psc_exp", "size": 1000, "params": {{"V_th": 1e6}}}},
+      "ring": {{"model": "lif_psc_exp", "size": 300, "params": {{"V_th": 1e6}}}}}},
+    "projections": [
+      {{"source": "src", "target": "dst", "rule": {{"pairwise_bernoulli": {{"p": 0.05}}}}, "procedural": true,
+        "weight": {{"normal": {{"mean": 20, "std": 5}}}}, "delay": {{"uniform": [0.5, 4]}}, "receptor": "excitatory"}},
+      {{"source": "src", "target": "dst", "rule": {{"fixed_total_number": {{"N": 20000, "allow_multapses": true}}}},
+        "procedural": true, "weight": -15, "delay": {{"normal": {{"mean": 2, "std": 0.5, "min": 0.5, "max": 4}}}},
+        "receptor": "inhibitory"}},
+      {{"source": "src", "target": "ring", "rule": {{"ring": {{"k": 20, "both_sides": true}}}}, "procedural": true,
+        "weight": 7, "delay": 1.5, "receptor": "excitatory"}},
+      {{"source": "src", "target": "dst", "rule": {{"fixed_indegree": {{"indegree": 5}}}}, "weight": 3, "delay": 1,
+        "receptor": "excitatory"}}],
+    "stimuli": [{{"spike_generator": {{"target": "src", "spike_times": [1, 3.3, 7.1], "weight": 1}}}}],
+    "recorders": [{{"spikes": {{}}}},
+      {{"state": {{"population": "dst", "ids": [{}], "variables": ["I_ex", "I_in"], "interval": 0.1}}}},
+      {{"state": {{"population": "ring", "ids": [{}], "variables": ["I_ex"], "interval": 0.1}}}}]}})",
+                                       test::build_path("GS_TEST_PLUGIN_DIR", GS_TEST_PLUGIN_DIR),
+                                       fmt::join(dst_ids, ", "), fmt::join(ring_ids, ", "));
+  const auto cpu = on(text, "clock"), gpu = on(text, "cuda");
+  uint64_t synapses = 0;
+  for (const auto& pr : cpu.net.projections) synapses += pr.synapses();
+  CHECK(cpu.res.synaptic_events == 3 * 300 + 3 * synapses);  // the parrots' inputs, then every synapse thrice
+  CHECK(gpu.res.synaptic_events == cpu.res.synaptic_events);
+  REQUIRE(gpu.res.traces.size() == 2);
+  for (size_t r = 0; r < 2; ++r) {
+    const auto &tc = cpu.res.traces[r], &tg = gpu.res.traces[r];
+    CHECK(tc.times == tg.times);
+    for (size_t v = 0; v < tc.values.size(); ++v) {
+      REQUIRE(tc.values[v].size() == tg.values[v].size());
+      double worst = 0, largest = 0;
+      for (size_t i = 0; i < tc.values[v].size(); ++i) {
+        worst = std::max(worst, std::abs(tc.values[v][i] - tg.values[v][i]) / (1 + std::abs(tc.values[v][i])));
+        largest = std::max(largest, std::abs(tc.values[v][i]));
+      }
+      MESSAGE("recorder " << r << " variable " << v << ": largest current " << largest
+                          << " pA, largest relative difference " << worst);
+      CHECK(largest > 10);
+      CHECK(worst < 1e-5);
+    }
+  }
 }

@@ -34,11 +34,16 @@ std::string run_file(const std::string& plugin, const std::string& model, const 
 
 #if defined(GILLESPIKE_HAVE_CUDA)
 
-TEST_CASE("every built-in model has a GPU form") {
+TEST_CASE("every built-in model, and every built-in rule that regenerates, has a GPU form") {
   const registry& reg = default_registry();
   for (const auto& name : reg.model_names()) {
     CAPTURE(name);
     CHECK(static_cast<bool>(reg.find_model(name)->make_cuda));
+  }
+  for (const auto& name : reg.rule_names()) {
+    CAPTURE(name);
+    const rule_info& r = *reg.find_rule(name);
+    CHECK(static_cast<bool>(r.make_cuda) == static_cast<bool>(r.procedural));
   }
 }
 
@@ -69,15 +74,45 @@ TEST_CASE("backend cuda: a plugin model runs on the GPU only when its plugin was
   }
 }
 
-TEST_CASE("backend cuda: what it does not run is refused at validation") {
+TEST_CASE("backend cuda: a procedural rule runs on the GPU only when its GPU form was compiled with nvcc") {
   test::scratch_dir dir;
-  SUBCASE("procedural projections") {
+  const std::string plugins = test::build_path("GS_TEST_PLUGIN_DIR", GS_TEST_PLUGIN_DIR);
+  auto ring = [&](const std::string& lib) {
+    return fmt::format(R"({{"plugins": ["{}/{}"], "run": {{"duration": 50, "backend": "cuda"}},
+      "populations": {{"a": {{"model": "lif_psc_exp", "size": 10}}}},
+      "projections": [{{"source": "a", "target": "a", "rule": {{"ring": {{"k": 2}}}}, "weight": 0.1, "delay": 1.0,
+                        "procedural": true}}]}})", plugins, lib);
+  };
+  SUBCASE("built-in rules: valid") {
     const auto file = dir.write("run.json", run_file("", "lif_psc_exp", R"(, "procedural": true)"));
+    for (const char* rule : {R"({"pairwise_bernoulli": {"p": 0.5}})",
+                             R"({"fixed_total_number": {"N": 20, "allow_multapses": true}})"}) {
+      CAPTURE(rule);
+      const auto r = test::cli({"validate", file.string(), "--set", fmt::format("projections.0.rule={}", rule)}, dir.path);
+      CHECK(r.status == 0);
+      CHECK(r.err.empty());
+    }
+  }
+  SUBCASE("a plugin rule compiled with g++: refused, naming the rule, the plugin and the ways out") {
+    const auto file = dir.write("run.json", ring("libring.so"));
     const auto r = test::cli({"validate", file.string()}, dir.path);
     CHECK(r.status == 2);
     CHECK(test::has(r.err, "projections.0.procedural"));
-    CHECK(test::has(r.err, "cuda backend"));
+    CHECK(test::has(r.err, "rule \"ring\""));
+    CHECK(test::has(r.err, "libring.so"));
+    CHECK(test::has(r.err, "no GPU form"));
+    CHECK(test::has(r.err, "\"backend\": \"clock\""));
   }
+  SUBCASE("the same rule compiled with nvcc: valid") {
+    const auto file = dir.write("run.json", ring("libring_gpu.so"));
+    const auto r = test::cli({"validate", file.string()}, dir.path);
+    CHECK(r.status == 0);
+    CHECK(r.err.empty());
+  }
+}
+
+TEST_CASE("backend cuda: what it does not run is refused at validation") {
+  test::scratch_dir dir;
   SUBCASE("delays that round to no step") {
     const auto file = dir.write("run.json", run_file("", "lif_psc_exp"));
     const auto r = test::cli(

@@ -3,9 +3,11 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
+#include "engine/network.hpp"
 #include "plugins/loader.hpp"
 #include "tests/support/cli.hpp"
 #include "tests/support/sim.hpp"
@@ -61,6 +63,37 @@ TEST_CASE("a plugin model and rule, loaded by path, run against their closed for
   CHECK(worst < 1e-6);
 }
 
+TEST_CASE("a plugin rule's procedural generator draws the synapses it stores") {
+  // k = 150 of 1000 neurons: neighbourhoods span chunks of 256 and wrap at both ends of the ids.
+  auto build = [](bool procedural, bool both_sides) {
+    test::scratch_dir dir;
+    const auto file = dir.write("run.json", fmt::format(R"({{"plugins": ["{}"], "run": {{"duration": 1, "backend": "clock"}},
+        "populations": {{"a": {{"model": "lif_psc_exp", "size": 1000}}}},
+        "projections": [{{"source": "a", "target": "a", "rule": {{"ring": {{"k": 150, "both_sides": {}}}}},
+                         "weight": 1.0, "delay": 1.0, "procedural": {}}}]}})", lib("ring"), both_sides, procedural));
+    const run_config cfg = load_config(file, {}, default_registry());
+    return build_network(cfg, default_registry());
+  };
+  for (const bool both_sides : {true, false}) {
+    CAPTURE(both_sides);
+    const network stored = build(false, both_sides), drawn = build(true, both_sides);
+    const projection &ps = stored.projections.at(0), &pd = drawn.projections.at(0);
+    REQUIRE(pd.procedural());
+    CHECK(pd.synapses() == ps.synapses());
+    std::vector<uint32_t> t(procedural_chunk);
+    std::vector<float> w(procedural_chunk), d(procedural_chunk);
+    for (uint32_t s = 0; s < 1000; ++s) {
+      std::vector<uint32_t> want(ps.targets.begin() + ps.row[s], ps.targets.begin() + ps.row[s + 1]), got;
+      std::sort(want.begin(), want.end());
+      for (uint32_t c = 0; c * procedural_chunk < 1000; ++c) {
+        const uint32_t n = regenerate(pd, s, c, t.data(), w.data(), d.data());
+        got.insert(got.end(), t.begin(), t.begin() + n);
+      }
+      CHECK(got == want);  // increasing within each chunk, so across them too
+    }
+  }
+}
+
 TEST_CASE("a plugin named without a path is found on GILLESPIKE_PLUGIN_PATH") {
   setenv("GILLESPIKE_PLUGIN_PATH", ("/nonexistent:" + plugin_dir.string()).c_str(), 1);
   const auto r = test::simulate_json(run_file(R"(["quadratic_if"])",
@@ -82,7 +115,7 @@ TEST_CASE("broken plugins are refused with the file and the reason, exit status 
     std::vector<std::string> words;
   };
   const std::vector<bad> cases{
-      {lib("bad_abi"), {"libbad_abi.so", "plugin ABI version 999", "has version 5", "rebuild"}},
+      {lib("bad_abi"), {"libbad_abi.so", "plugin ABI version 999", "has version 6", "rebuild"}},
       {lib("no_entry"), {"libno_entry.so", "not a gillespike plugin", "\"gillespike_plugin\""}},
       {lib("undefined_symbol"), {"libundefined_symbol.so", "gs_test_symbol_that_nobody_defines"}},
       {lib("duplicate_model"), {"libduplicate_model.so", "\"lif_psc_delta\" is registered twice", "built-in"}},

@@ -71,9 +71,12 @@ TEST_CASE("install, build the example plugins with find_package, run them") {
   CHECK(worst < 1e-6);
 
 #if defined(GILLESPIKE_HAVE_CUDA)
-  // With CUDA the kit compiles the model with nvcc (examples/plugins/CMakeLists.txt): it has a GPU
-  // form, so a cuda run of it validates (a plugin compiled without one is refused).
-  CHECK(sh(test::quote(cli) + " validate " + test::quote(run.string()) + " --set 'run.backend=\"cuda\"'", log) == 0);
+  // With CUDA the kit compiles the model and the rule with nvcc (examples/plugins/CMakeLists.txt):
+  // they have GPU forms, so a cuda run of them validates, the ring's synapses stored or procedural
+  // (a plugin compiled without them is refused).
+  const std::string on_gpu = test::quote(cli) + " validate " + test::quote(run.string()) + " --set 'run.backend=\"cuda\"'";
+  CHECK(sh(on_gpu, log) == 0);
+  CHECK(sh(on_gpu + " --set projections.0.procedural=true", log) == 0);
 #endif
 
   // The installed CLI lists what the plugins added.

@@ -322,7 +322,7 @@ TEST_CASE("procedural projections: bad settings are refused") {
   };
   const std::string event = error_of(with(R"("backend": "clock")", R"("backend": "event")"));
   CHECK(event.find("projections.0.procedural") != std::string::npos);
-  CHECK(event.find("clock backend only") != std::string::npos);
+  CHECK(event.find("clock and cuda backends only") != std::string::npos);
   const std::string rule = error_of(with(R"({"pairwise_bernoulli": {"p": 0.05}})", R"({"fixed_indegree": {"indegree": 5}})"));
   CHECK(rule.find("rule \"fixed_indegree\" cannot regenerate") != std::string::npos);
   CHECK(rule.find("\"pairwise_bernoulli\"") != std::string::npos);

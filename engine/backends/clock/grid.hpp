@@ -50,9 +50,9 @@ inline std::vector<delay_steps> delays_in_steps(network& net, const run_config& 
   max_delay = 1;
   for (size_t i = 0; i < net.projections.size(); ++i) {
     projection& pr = net.projections[i];
-    if (pr.procedural() && !pr.delay_spec.is_constant()) {
+    if (pr.procedural() && !pr.values.delay.is_constant()) {
       delays[i].drawn = true;
-      max_delay = std::max(max_delay, rounded_delay(cfg, pr, pr.delay_spec.max_value()));
+      max_delay = std::max(max_delay, rounded_delay(cfg, pr, pr.values.delay.max_value()));
     } else if (pr.delays.empty()) {
       delays[i].steps = rounded_delay(cfg, pr, pr.delay);
       max_delay = std::max(max_delay, delays[i].steps);

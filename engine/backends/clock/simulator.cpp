@@ -210,7 +210,7 @@ run_result simulate_clock(network& net, const run_config& cfg, const progress_fn
   auto deliver_procedural = [&](target_range& tr, const projection& pr, const delay_steps& ds,
                                 const target_range::part& part, uint32_t source, uint64_t k) {
     const size_t offset = size_t(net.populations[pr.target]->first_gid) * stride + size_t(pr.receptor + 1);
-    const bool own_weights = !pr.weight_spec.is_constant();
+    const bool own_weights = !pr.values.weight.is_constant();
     for (uint32_t c = part.lo / procedural_chunk; c * procedural_chunk < part.hi; ++c) {
       const uint32_t n =
           regenerate(pr, source, c, tr.chunk_targets.data(), tr.chunk_weights.data(), tr.chunk_delays.data());

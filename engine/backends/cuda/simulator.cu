@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <memory>
 #include <span>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "engine/backends/cuda/check.hpp"
 #include "engine/backends/cuda/device_buffer.hpp"
 #include "engine/backends/cuda/population.hpp"
+#include "engine/backends/cuda/procedural.hpp"
 #include "engine/population.hpp"
 #include "engine/rng.hpp"
 
@@ -178,9 +180,11 @@ run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn&
   }
   pop_first.push_back(N);
 
-  // Projections: CSR, weights and delays in steps.
+  // Projections: CSR, weights and delays in steps; procedural ones through their rule's GPU form,
+  // one object per rule (validated: every such rule has one).
   uint32_t max_delay = 1;
   std::vector<delay_steps> delays = delays_in_steps(net, cfg, max_delay);
+  std::map<std::string, std::unique_ptr<cuda_procedural>> procedural;
   struct owned {
     device_buffer<uint64_t> row;
     device_buffer<uint32_t> targets;
@@ -191,6 +195,15 @@ run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn&
   std::vector<device_projection> projections;
   for (size_t i = 0; i < net.projections.size(); ++i) {
     const projection& pr = net.projections[i];
+    const population_base &source = *net.populations[pr.source], &target = *net.populations[pr.target];
+    if (pr.procedural()) {
+      std::unique_ptr<cuda_procedural>& rule = procedural[pr.rule];
+      if (!rule) rule = reg.find_rule(pr.rule)->make_cuda();
+      rule->add(pr, {source.first_gid, source.size, target.first_gid, target.size, uint32_t(pr.receptor + 1),
+                     fixed(pr.weight), delays[i].steps});
+      projections.push_back({});  // keeps the indices of out_list; the CSR kernel never reads it
+      continue;
+    }
     owned& o = storage[i];
     o.row.upload(pr.row);
     o.targets.upload(pr.targets);
@@ -198,11 +211,12 @@ run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn&
     o.delays.upload(delays[i].per_synapse);
     projections.push_back({o.row.data(), o.targets.data(), pr.weights.empty() ? nullptr : o.weights.data(),
                            delays[i].per_synapse.empty() ? nullptr : o.delays.data(), fixed(pr.weight),
-                           delays[i].steps, net.populations[pr.target]->first_gid, uint32_t(pr.receptor + 1)});
+                           delays[i].steps, target.first_gid, uint32_t(pr.receptor + 1)});
   }
-  std::vector<uint32_t> out_first{0}, out_list;
+  std::vector<uint32_t> out_first{0}, out_list;  // stored projections only
   for (size_t p = 0; p < n_pops; ++p) {
-    for (uint32_t pi : net.outgoing[p]) out_list.push_back(pi);
+    for (uint32_t pi : net.outgoing[p])
+      if (!net.projections[pi].procedural()) out_list.push_back(pi);
     out_first.push_back(static_cast<uint32_t>(out_list.size()));
   }
   device_buffer<device_projection> d_projections(projections);
@@ -340,9 +354,12 @@ run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn&
       if (recorded[pop]) {
         res.record_spike(static_cast<double>(step + 1) * dt, gid);
       }
-      if (step + 1 < n_steps) {
+      if (step + 1 < n_steps) {  // procedural deliveries are counted on the device
         const uint32_t local = gid - pop_first[pop];
-        for (uint32_t pi : net.outgoing[pop]) res.synaptic_events += net.projections[pi].row[local + 1] - net.projections[pi].row[local];
+        for (uint32_t pi : net.outgoing[pop]) {
+          const projection& pr = net.projections[pi];
+          if (!pr.procedural()) res.synaptic_events += pr.row[local + 1] - pr.row[local];
+        }
       }
     }
   };
@@ -380,6 +397,10 @@ run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn&
                                               uint32_t(n_pops), d_out_first.data(), d_out_list.data(),
                                               d_projections.data(), ring.data(), slot_size, N, k, ring_len);
       GS_CUDA_LAUNCHED("deliver_kernel");
+      for (auto& [name, rule] : procedural)
+        rule->deliver({fired[prev].data(), fired_count.data() + prev, ring.data(), slot_size, N, ring_len, k, dt,
+                       deliveries.data(), deliver_blocks},
+                      0);
     }
     if (n_counted) {
       poisson_kernel<<<(n_counted + 255) / 256, 256>>>(d_counted.data(), n_counted, d_cdf.data(), d_cdf_begin.data(),
@@ -399,9 +420,9 @@ run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn&
   }
   flush_spikes();
   for (size_t r = 0; r < samplers.size(); ++r) flush_samples(r);
-  unsigned long long poisson_events = 0;
-  GS_CUDA(cudaMemcpy(&poisson_events, deliveries.data(), sizeof poisson_events, cudaMemcpyDeviceToHost));
-  res.synaptic_events += poisson_events;
+  unsigned long long device_events = 0;  // Poisson counts and procedural synapses
+  GS_CUDA(cudaMemcpy(&device_events, deliveries.data(), sizeof device_events, cudaMemcpyDeviceToHost));
+  res.synaptic_events += device_events;
   loop_time.stop();
   res.device_s = loop_time.seconds;
   res.copy_s = copy_time.seconds;
