@@ -1,9 +1,12 @@
 #include "engine/network.hpp"
 
 #include <fmt/format.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <numeric>
 
 namespace gs {
@@ -171,37 +174,62 @@ network build_populations(const run_config& cfg, const registry& reg) {
 
 network build_network(const run_config& cfg, const registry& reg) {
   network net = build_populations(cfg, reg);
-  for (const auto& spec : cfg.projections) {
-    const auto src = static_cast<uint32_t>(cfg.population_index(spec.source));
-    for (const auto& tname : spec.targets) {
-      const auto tgt = static_cast<uint32_t>(cfg.population_index(tname));
-      const population_base& tp = *net.populations[tgt];
-      rule_context ctx = projection_context(cfg, src, tgt, static_cast<uint32_t>(net.projections.size()));
-      ctx.source_positions = net.positions[src];
-      ctx.target_positions = net.positions[tgt];
-      projection p;
+  // Every (projection entry, target population) pair is an independent job: its synapses come
+  // from streams keyed by its own index, so the jobs run in parallel (on run.threads, or all
+  // cores) and give the same network whatever the thread count. Errors are reported in job order.
+  struct job {
+    const projection_spec* spec;
+    uint32_t source, target;
+  };
+  std::vector<job> jobs;
+  for (const auto& spec : cfg.projections)
+    for (const auto& tname : spec.targets)
+      jobs.push_back({&spec, static_cast<uint32_t>(cfg.population_index(spec.source)),
+                      static_cast<uint32_t>(cfg.population_index(tname))});
+  std::vector<projection> built(jobs.size());
+  std::vector<std::exception_ptr> failed(jobs.size());
+  tbb::task_arena arena(cfg.threads > 0 ? static_cast<int>(cfg.threads) : tbb::task_arena::automatic);
+  arena.execute([&] {
+    tbb::parallel_for(size_t(0), jobs.size(), [&](size_t i) {
+      const job& j = jobs[i];
+      rule_context ctx = projection_context(cfg, j.source, j.target, static_cast<uint32_t>(i));
+      ctx.source_positions = net.positions[j.source];
+      ctx.target_positions = net.positions[j.target];
+      const rule_info& rule = *reg.find_rule(j.spec->rule);
       try {
-        if (spec.procedural) p = procedural(*reg.find_rule(spec.rule), spec.rule_params, ctx, spec.weight, spec.delay);
-        else p = connect(*reg.find_rule(spec.rule), spec.rule_params, ctx, spec.weight, spec.delay);
+        built[i] = j.spec->procedural ? procedural(rule, j.spec->rule_params, ctx, j.spec->weight, j.spec->delay)
+                                      : connect(rule, j.spec->rule_params, ctx, j.spec->weight, j.spec->delay);
+      } catch (...) {
+        failed[i] = std::current_exception();
+      }
+    });
+  });
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const projection_spec& spec = *jobs[i].spec;
+    const population_base& tp = *net.populations[jobs[i].target];
+    if (failed[i]) {
+      try {
+        std::rethrow_exception(failed[i]);
       } catch (const config_error&) {
         throw;
       } catch (const std::runtime_error& e) {
         // Found only while drawing (a target short of sources in its mask) or reading a file that
         // changed since it was checked: still bad input, reported with the projection's rule.
         throw config_error(cfg.file, spec.path + ".rule." + spec.rule,
-                           fmt::format("{} (source \"{}\", target \"{}\")", e.what(), spec.source, tname));
+                           fmt::format("{} (source \"{}\", target \"{}\")", e.what(), spec.source, tp.name));
       }
-      p.path = spec.path;
-      p.source = src;
-      p.target = tgt;
-      const std::string rec = !spec.receptor.empty() ? spec.receptor : spec.weight.a >= 0 ? "excitatory" : "inhibitory";
-      p.receptor = tp.receptor_index(rec);
-      if (p.receptor < 0)
-        throw config_error(cfg.file, spec.path + ".receptor",
-                           fmt::format("model \"{}\" of population \"{}\" has no receptor \"{}\"", tp.model, tp.name, rec));
-      net.outgoing[src].push_back(static_cast<uint32_t>(net.projections.size()));
-      net.projections.push_back(std::move(p));
     }
+    projection& p = built[i];
+    p.path = spec.path;
+    p.source = jobs[i].source;
+    p.target = jobs[i].target;
+    const std::string rec = !spec.receptor.empty() ? spec.receptor : spec.weight.a >= 0 ? "excitatory" : "inhibitory";
+    p.receptor = tp.receptor_index(rec);
+    if (p.receptor < 0)
+      throw config_error(cfg.file, spec.path + ".receptor",
+                         fmt::format("model \"{}\" of population \"{}\" has no receptor \"{}\"", tp.model, tp.name, rec));
+    net.outgoing[p.source].push_back(static_cast<uint32_t>(i));
+    net.projections.push_back(std::move(p));
   }
   return net;
 }

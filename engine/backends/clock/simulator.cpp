@@ -111,7 +111,8 @@ run_result simulate_clock(network& net, const run_config& cfg, const progress_fn
 
   uint32_t max_delay = 1;
   std::vector<delay_steps> delays = delays_in_steps(net, cfg, max_delay);
-  for (size_t i = 0; i < net.projections.size(); ++i) sort_rows_by_target(net.projections[i], delays[i].per_synapse);
+  tbb::parallel_for(size_t(0), net.projections.size(),
+                    [&](size_t i) { sort_rows_by_target(net.projections[i], delays[i].per_synapse); });
   // Ring of input sums: the slot of step k is read (and cleared) by step k; a spike at the end
   // of step k with a delay of D steps arrives at (k + 1 + D) dt, which is step k + D.
   const uint64_t ring_len = uint64_t(max_delay) + 1;
