@@ -8,7 +8,8 @@
 // A generator runs on the device as it is when it is trivially copyable and its call operator is
 // GS_HD. One that reads tables (fixed_total_number's per-cell counts) gives instead
 // `template <class Upload> View device_form(Upload& upload) const`, where upload(host vector)
-// returns a device pointer to a copy, and View is such a trivially copyable generator.
+// returns a device pointer to a copy, and View is such a trivially copyable generator
+// (device_form in procedural_task.hpp).
 #pragma once
 #include <cuda_runtime.h>
 
@@ -16,7 +17,6 @@
 #include <span>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -24,6 +24,7 @@
 #include "engine/backends/cuda/device_buffer.hpp"
 #include "engine/backends/cuda/population.hpp"
 #include "engine/backends/cuda/procedural.hpp"
+#include "engine/backends/cuda/procedural_task.hpp"
 #include "engine/network.hpp"
 #include "engine/procedural.hpp"
 #include "plugins/registry.hpp"
@@ -32,46 +33,21 @@ namespace gs {
 
 namespace cuda_detail {
 
-// A projection as the kernel reads it: its tasks are the chunks of its target population.
-template <class View>
-struct device_procedural {
-  View generate;
-  synapse_values values;
-  procedural_target where;
-  uint32_t first_task, chunks;  // tasks [first_task, first_task + chunks) of each spike
-};
-
-// A thread per (spike, task): the spike's synapses in one chunk of one projection, drawn again
-// and added to the input sums of their arrival steps. A spike has a task for every projection of
-// the rule, so threads whose projection starts elsewhere return at once. Sums are fixed point
-// (population.hpp): the order of the atomics does not change them.
+// A thread per (spike, task) (procedural_task.hpp): the spike's synapses in one chunk of one
+// projection, drawn again and added to the input sums of their arrival steps. A spike has a task
+// for every projection of the rule, so threads whose projection starts elsewhere return at once.
+// Sums are fixed point (population.hpp): the order of the atomics does not change them.
 template <class View>
 __global__ void procedural_kernel(const device_procedural<View>* projections, uint32_t n_projections,
                                   uint32_t tasks, procedural_step st) {
   const uint64_t n = uint64_t(*st.fired_count) * tasks, stride = uint64_t(gridDim.x) * blockDim.x;
+  auto add = [](long long* sum, long long w) {
+    atomicAdd(reinterpret_cast<unsigned long long*>(sum), static_cast<unsigned long long>(w));
+  };
   unsigned long long delivered = 0;
   uint32_t targets[procedural_chunk];
-  for (uint64_t i = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const auto task = static_cast<uint32_t>(i % tasks);
-    const uint32_t gid = st.fired[i / tasks];
-    uint32_t q = 0;
-    while (q + 1 < n_projections && task >= projections[q + 1].first_task) ++q;
-    const device_procedural<View>& pr = projections[q];
-    if (gid < pr.where.source_first || gid - pr.where.source_first >= pr.where.source_size) continue;
-    const uint32_t source = gid - pr.where.source_first, chunk = task - pr.first_task;
-    const uint32_t m = pr.generate(source, chunk, targets);
-    synapse_draws draws(pr.values, source, chunk);
-    const bool own_weights = !pr.values.weight.is_constant(), own_delays = !pr.values.delay.is_constant();
-    long long* row = st.ring + uint64_t(pr.where.input_row) * st.n_total + pr.where.target_first;
-    for (uint32_t j = 0; j < m; ++j) {
-      // As the clock backend: weights and delays drawn as float, delays rounded to steps.
-      const long long w = own_weights ? __double2ll_rn(double(draws.weight()) * input_scale) : pr.where.weight;
-      const uint64_t d = own_delays ? static_cast<uint64_t>(llround(double(draws.delay()) / st.dt)) : pr.where.delay;
-      long long* sum = row + ((st.k - 1 + d) % st.ring_len) * st.slot_size + targets[j];
-      atomicAdd(reinterpret_cast<unsigned long long*>(sum), static_cast<unsigned long long>(w));
-    }
-    delivered += m;
-  }
+  for (uint64_t i = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+    delivered += procedural_task(projections, n_projections, tasks, st, i, targets, add);
   // One atomic per warp for the count (every lane reaches this point).
   for (int offset = 16; offset > 0; offset /= 2) delivered += __shfl_down_sync(0xffffffffu, delivered, offset);
   if ((threadIdx.x & 31u) == 0 && delivered) atomicAdd(st.deliveries, delivered);
@@ -91,24 +67,11 @@ class device_tables {
   std::vector<std::shared_ptr<void>> owned_;
 };
 
-template <class Generator>
-auto device_form(const Generator& g, device_tables& tables) {
-  if constexpr (requires { g.device_form(tables); }) {
-    return g.device_form(tables);
-  } else {
-    static_assert(std::is_trivially_copyable_v<Generator>,
-                  "a procedural generator runs on the GPU as it is only when trivially copyable; one that "
-                  "holds tables gives device_form(upload) (engine/backends/cuda/procedural.cuh)");
-    return g;
-  }
-}
-
 }  // namespace cuda_detail
 
 template <class Generator>
 class cuda_procedural_of final : public cuda_procedural {
-  using view = decltype(cuda_detail::device_form(std::declval<const Generator&>(),
-                                                 std::declval<cuda_detail::device_tables&>()));
+  using view = decltype(device_form(std::declval<const Generator&>(), std::declval<cuda_detail::device_tables&>()));
 
  public:
   void add(const projection& p, const procedural_target& where) override {
@@ -116,25 +79,22 @@ class cuda_procedural_of final : public cuda_procedural {
     if (!g)
       throw std::logic_error(p.path + ": the generator of rule \"" + p.rule +
                              "\" is not the type its GPU form was registered for");
-    const uint32_t chunks = (where.target_size + procedural_chunk - 1) / procedural_chunk;
-    host_.push_back({cuda_detail::device_form(*g, tables_), p.values, where, tasks_, chunks});
-    tasks_ += chunks;
-    device_.upload(host_);
+    table_.add(device_form(*g, tables_), p.values, where);
+    device_.upload(table_.projections);
     launch_name_ = "launch of procedural_kernel for rule \"" + p.rule + "\"";
   }
 
   void deliver(const procedural_step& st, cudaStream_t stream) override {
-    if (tasks_ == 0) return;
+    if (table_.tasks == 0) return;
     cuda_detail::procedural_kernel<view><<<st.blocks, 256, 0, stream>>>(
-        device_.data(), static_cast<uint32_t>(host_.size()), tasks_, st);
+        device_.data(), static_cast<uint32_t>(table_.projections.size()), table_.tasks, st);
     cuda_check(cudaGetLastError(), launch_name_.c_str(), __FILE__, __LINE__);
   }
 
  private:
-  std::vector<cuda_detail::device_procedural<view>> host_;
-  device_buffer<cuda_detail::device_procedural<view>> device_;
+  procedural_table<view> table_;
+  device_buffer<device_procedural<view>> device_;
   cuda_detail::device_tables tables_;
-  uint32_t tasks_ = 0;
   std::string launch_name_;
 };
 
