@@ -3,8 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cmath>
 #include <limits>
+#include <numeric>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -68,6 +72,29 @@ void draw_row(rng_stream& rng, uint64_t k, uint32_t n, int64_t exclude, bool mul
       for (uint32_t v : out) taken[v] = 0;
   }
   std::sort(out.begin(), out.end());
+}
+
+// Sorts keys that are all below `bound`. A large projection's pairs (tens of millions, drawn
+// twice: to count, then to fill) go through a least-significant-digit radix sort on the bits
+// below `bound`, 11 at a time: the microcircuit built in half the CPU time of std::sort's
+// (docs/microcircuit.md), with the same result, a sorted sequence of numbers being unique.
+void sort_below(std::span<uint64_t> keys, uint64_t bound, std::vector<uint64_t>& scratch) {
+  if (keys.size() < (size_t(1) << 16)) {
+    std::sort(keys.begin(), keys.end());
+    return;
+  }
+  constexpr int digit = 11;
+  constexpr uint64_t mask = (uint64_t(1) << digit) - 1;
+  scratch.resize(keys.size());
+  uint64_t *from = keys.data(), *to = scratch.data();
+  for (int shift = 0; shift < std::bit_width(bound - 1); shift += digit) {
+    std::array<size_t, mask + 1> start{};
+    for (size_t i = 0; i < keys.size(); ++i) ++start[(from[i] >> shift) & mask];
+    std::exclusive_scan(start.begin(), start.end(), start.begin(), size_t(0));
+    for (size_t i = 0; i < keys.size(); ++i) to[start[(from[i] >> shift) & mask]++] = from[i];
+    std::swap(from, to);
+  }
+  if (from != keys.data()) std::copy(from, from + keys.size(), keys.data());
 }
 
 rule_info pairwise_bernoulli() {
@@ -197,7 +224,7 @@ rule_info fixed_total_number() {
     // redrawing repeats until nearly every pair is taken would need ever more rounds.
     const bool complement = !multapses && 2 * n > allowed;
     const uint64_t k = complement ? allowed - n : n;
-    std::vector<uint64_t> chosen;
+    std::vector<uint64_t> chosen, scratch;
     chosen.reserve(k);
     // Draw, keep sorted, and (without multapses) drop repeats until k distinct pairs remain.
     // Each round sorts only its new draws and merges them into the sorted distinct prefix.
@@ -206,7 +233,7 @@ rule_info fixed_total_number() {
         const uint64_t x = rng.below(pairs);
         if (!skip_autapse(p, c, uint32_t(x / c.n_target), uint32_t(x % c.n_target))) chosen.push_back(x);
       }
-      std::sort(chosen.begin() + done, chosen.end());
+      sort_below(std::span(chosen).subspan(done), pairs, scratch);
       std::inplace_merge(chosen.begin(), chosen.begin() + done, chosen.end());
       if (!multapses) chosen.erase(std::unique(chosen.begin(), chosen.end()), chosen.end());
       done = chosen.size();
