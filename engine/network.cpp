@@ -5,6 +5,7 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <exception>
 #include <numeric>
@@ -74,24 +75,11 @@ projection connect(const rule_info& rule, const json& rule_params, const rule_co
   rule.generate(rule_params, ctx, filler);
   if (!p.delays.empty()) {
     // Rows ordered by delay let one queue entry deliver all synapses of equal delay together.
-    std::vector<uint64_t> order;
-    std::vector<uint32_t> t2;
-    std::vector<float> w2, d2;
-    for (uint32_t s = 0; s < ctx.n_source; ++s) {
-      const uint64_t b = p.row[s], e = p.row[s + 1];
-      order.resize(e - b);
-      std::iota(order.begin(), order.end(), b);
-      std::stable_sort(order.begin(), order.end(), [&](uint64_t x, uint64_t y) { return p.delays[x] < p.delays[y]; });
-      t2.clear(), w2.clear(), d2.clear();
-      for (uint64_t k : order) {
-        t2.push_back(p.targets[k]);
-        d2.push_back(p.delays[k]);
-        if (!p.weights.empty()) w2.push_back(p.weights[k]);
-      }
-      std::copy(t2.begin(), t2.end(), p.targets.begin() + b);
-      std::copy(d2.begin(), d2.end(), p.delays.begin() + b);
-      if (!p.weights.empty()) std::copy(w2.begin(), w2.end(), p.weights.begin() + b);
-    }
+    // Delays are at least run.min_delay > 0, and positive floats order as their bits do.
+    std::vector<uint64_t> keys;
+    for (uint32_t s = 0; s < ctx.n_source; ++s)
+      sort_synapses(p.row[s], p.row[s + 1], keys, [&](uint64_t k) { return std::bit_cast<uint32_t>(p.delays[k]); },
+                    p.targets, p.weights, p.delays);
   }
   return p;
 }

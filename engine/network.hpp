@@ -2,9 +2,11 @@
 // order) and projections stored as CSR rows per source neuron, one per (source, target) pair
 // of populations so that a row is delivered to a single model with one call.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "engine/population.hpp"
@@ -67,6 +69,24 @@ std::vector<position> neuron_positions(const population_spec& spec, uint64_t see
 // not touched and `weight`, `delay` hold). Returns how many, at most procedural_chunk.
 uint32_t regenerate(const projection& p, uint32_t source, uint32_t chunk, uint32_t* targets, float* weights,
                     float* delays);
+
+// Puts the synapses [b, e) of a projection's arrays in the order of a 32-bit key per synapse,
+// stably: the keys (key, position in the row) are sorted directly, without an indirect
+// comparison. key(s) gives synapse s's key; each non-empty array is permuted alike; `keys` is
+// scratch reused across rows. Rows of fewer than 2^32 synapses.
+template <class Key, class... Arrays>
+void sort_synapses(uint64_t b, uint64_t e, std::vector<uint64_t>& keys, Key&& key, Arrays&... arrays) {
+  keys.resize(e - b);
+  for (uint64_t j = 0; j < e - b; ++j) keys[j] = (uint64_t(key(b + j)) << 32) | j;
+  std::sort(keys.begin(), keys.end());
+  auto permute = [&](auto& v) {
+    if (v.empty()) return;
+    std::vector<std::remove_reference_t<decltype(v[0])>> moved(e - b);
+    for (uint64_t j = 0; j < e - b; ++j) moved[j] = v[b + static_cast<uint32_t>(keys[j])];
+    std::copy(moved.begin(), moved.end(), v.begin() + b);
+  };
+  (permute(arrays), ...);
+}
 
 // One projection between two populations (used by build_network and by tests of the storage).
 // Synapses the rule emits with their own weight or delay (synapse_sink's second add) keep them;

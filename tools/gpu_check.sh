@@ -77,7 +77,7 @@ done
 python3 tools/bench_cuda.py --gillespike "$bundle/gillespike" 2>&1 | tee "$logs/bench_cuda.log" || status=1
 # The microcircuit with procedural synapses (drawn again on the device at each spike, none
 # stored; GeNN's way) first: the host builds it in seconds. The stored one last, so that it is
-# what a run cut short loses: the host draws its 3 x 10^8 synapses first (50 s on the 2-core CPU
+# what a run cut short loses: the host draws its 3 x 10^8 synapses first (45 s on the 2-core CPU
 # machines with both cores, docs/microcircuit.md).
 python3 tools/run_microcircuit.py --gillespike "$bundle/gillespike" --duration-ms 1000 --procedural \
   --set 'run.backend="cuda"' 2>&1 | tee "$logs/microcircuit_procedural.log" || status=1

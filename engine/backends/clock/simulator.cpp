@@ -65,23 +65,11 @@ struct target_range {
 // search). The rules emit most rows in that order already; others (per-synapse delays, which
 // the event backend keeps sorted by delay) are reordered here, weights and delays alongside.
 void sort_rows_by_target(projection& pr, std::vector<uint16_t>& delays) {
-  std::vector<uint32_t> order;
+  std::vector<uint64_t> keys;
   for (size_t r = 0; r + 1 < pr.row.size(); ++r) {
     const uint64_t b = pr.row[r], e = pr.row[r + 1];
     if (std::is_sorted(pr.targets.begin() + b, pr.targets.begin() + e)) continue;
-    order.resize(e - b);
-    for (uint32_t j = 0; j < e - b; ++j) order[j] = j;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](uint32_t x, uint32_t y) { return pr.targets[b + x] < pr.targets[b + y]; });
-    auto permute = [&](auto& v) {
-      if (v.empty()) return;
-      std::vector<std::remove_reference_t<decltype(v[0])>> tmp(e - b);
-      for (uint32_t j = 0; j < e - b; ++j) tmp[j] = v[b + order[j]];
-      std::copy(tmp.begin(), tmp.end(), v.begin() + b);
-    };
-    permute(pr.targets);
-    permute(pr.weights);
-    permute(delays);
+    sort_synapses(b, e, keys, [&](uint64_t s) { return pr.targets[s]; }, pr.targets, pr.weights, delays);
   }
 }
 
