@@ -10,11 +10,13 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <numeric>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/support/sim.hpp"
@@ -59,6 +61,18 @@ const char* single_neurons = R"({
   "recorders": [{"spikes": {}}, {"state": {"population": "cond", "ids": [0, 3], "variables": ["V_m", "g_ex"], "interval": 0.5}}]
 })";
 
+// The largest difference between two runs' samples of one traced variable, relative to
+// 1 + |clock value|, and the largest |clock value|.
+std::pair<double, double> trace_difference(const std::vector<double>& clock, const std::vector<double>& cuda) {
+  REQUIRE(clock.size() == cuda.size());
+  double worst = 0, largest = 0;
+  for (size_t i = 0; i < clock.size(); ++i) {
+    worst = std::max(worst, std::abs(clock[i] - cuda[i]) / (1 + std::abs(clock[i])));
+    largest = std::max(largest, std::abs(clock[i]));
+  }
+  return {worst, largest};
+}
+
 }  // namespace
 
 TEST_CASE("single neurons of five models: the clock backend's spike steps, and its traces within float32") {
@@ -74,10 +88,7 @@ TEST_CASE("single neurons of five models: the clock backend's spike steps, and i
   const auto& tg = gpu.res.traces[0];
   CHECK(tc.times == tg.times);
   for (size_t v = 0; v < tc.values.size(); ++v) {
-    REQUIRE(tc.values[v].size() == tg.values[v].size());
-    double worst = 0;
-    for (size_t i = 0; i < tc.values[v].size(); ++i)
-      worst = std::max(worst, std::abs(tc.values[v][i] - tg.values[v][i]) / (1 + std::abs(tc.values[v][i])));
+    const double worst = trace_difference(tc.values[v], tg.values[v]).first;
     MESSAGE("trace variable " << v << ": largest relative difference " << worst);
     CHECK(worst < 1e-5);
   }
@@ -178,12 +189,7 @@ TEST_CASE("procedural projections: the device draws the clock backend's synapses
     const auto &tc = cpu.res.traces[r], &tg = gpu.res.traces[r];
     CHECK(tc.times == tg.times);
     for (size_t v = 0; v < tc.values.size(); ++v) {
-      REQUIRE(tc.values[v].size() == tg.values[v].size());
-      double worst = 0, largest = 0;
-      for (size_t i = 0; i < tc.values[v].size(); ++i) {
-        worst = std::max(worst, std::abs(tc.values[v][i] - tg.values[v][i]) / (1 + std::abs(tc.values[v][i])));
-        largest = std::max(largest, std::abs(tc.values[v][i]));
-      }
+      const auto [worst, largest] = trace_difference(tc.values[v], tg.values[v]);
       MESSAGE("recorder " << r << " variable " << v << ": largest current " << largest
                           << " pA, largest relative difference " << worst);
       CHECK(largest > 10);

@@ -39,8 +39,6 @@ const char* run_file = R"({"run": {"duration": 10, "backend": "clock", "dt": 0.1
      "allow_autapses": false}}, "procedural": true, "weight": {"uniform": [-5, -1]}, "delay": 1.0,
      "receptor": "inhibitory"}]})";
 
-long long fixed(double w) { return std::llround(w * input_scale); }
-
 }  // namespace
 
 TEST_CASE("procedural_kernel's tasks add to the input sums what the clock backend's loop adds") {
@@ -69,7 +67,7 @@ TEST_CASE("procedural_kernel's tasks add to the input sums what the clock backen
         const uint32_t n = regenerate(pr, local, c, t.data(), w.data(), d.data());
         for (uint32_t j = 0; j < n; ++j) {
           const uint64_t steps = delays[pi].drawn ? uint64_t(std::llround(d[j] / cfg.dt)) : delays[pi].steps;
-          const long long weight = pr.values.weight.is_constant() ? fixed(pr.weight) : std::llrint(double(w[j]) * input_scale);
+          const long long weight = pr.values.weight.is_constant() ? to_fixed(pr.weight) : std::llrint(double(w[j]) * input_scale);
           want[((k - 1 + steps) % ring_len) * slot_size + uint64_t(pr.receptor + 1) * N + target.first_gid + t[j]] += weight;
         }
         want_count += n;
@@ -86,7 +84,7 @@ TEST_CASE("procedural_kernel's tasks add to the input sums what the clock backen
     REQUIRE(pr.procedural());
     const population_base &source = *net.populations[pr.source], &target = *net.populations[pr.target];
     const procedural_target where{source.first_gid, source.size, target.first_gid, target.size,
-                                  uint32_t(pr.receptor + 1), fixed(pr.weight), delays[pi].steps};
+                                  uint32_t(pr.receptor + 1), to_fixed(pr.weight), delays[pi].steps};
     if (pr.rule == "pairwise_bernoulli")
       bernoulli.add(device_form(*pr.generate.target<bernoulli_chunks>(), host_copy), pr.values, where);
     else

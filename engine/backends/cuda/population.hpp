@@ -5,6 +5,7 @@
 #pragma once
 #include <cuda_runtime_api.h>
 
+#include <cmath>
 #include <cstdint>
 
 namespace gs {
@@ -13,6 +14,9 @@ namespace gs {
 // takes them): integer atomic additions are exact and commute, so the sums, and the spikes, do
 // not depend on the order in which threads deliver. The range is +-2^31 units per sum.
 inline constexpr double input_scale = 4294967296.0;
+
+// A weight in fixed point, rounded on the host (constant weights, host-computed inputs).
+inline long long to_fixed(double w) { return std::llround(w * input_scale); }
 
 // What a population's step kernel reads and writes besides its own state.
 struct step_io {

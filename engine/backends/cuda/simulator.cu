@@ -118,8 +118,6 @@ __global__ void record_kernel(const uint32_t* fired, uint32_t* fired_count, int 
   }
 }
 
-long long fixed(double w) { return std::llround(w * input_scale); }
-
 // Device time between two points of the stream, summed over intervals: an interval opened after
 // kernels starts when they end, so a copy's interval holds the copy alone.
 class device_timer {
@@ -200,7 +198,7 @@ run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn&
       std::unique_ptr<cuda_procedural>& rule = procedural[pr.rule];
       if (!rule) rule = reg.find_rule(pr.rule)->make_cuda();
       rule->add(pr, {source.first_gid, source.size, target.first_gid, target.size, uint32_t(pr.receptor + 1),
-                     fixed(pr.weight), delays[i].steps});
+                     to_fixed(pr.weight), delays[i].steps});
       projections.push_back({});  // keeps the indices of out_list; the CSR kernel never reads it
       continue;
     }
@@ -210,7 +208,7 @@ run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn&
     o.weights.upload(pr.weights);
     o.delays.upload(delays[i].per_synapse);
     projections.push_back({o.row.data(), o.targets.data(), pr.weights.empty() ? nullptr : o.weights.data(),
-                           delays[i].per_synapse.empty() ? nullptr : o.delays.data(), fixed(pr.weight),
+                           delays[i].per_synapse.empty() ? nullptr : o.delays.data(), to_fixed(pr.weight),
                            delays[i].steps, target.first_gid, uint32_t(pr.receptor + 1)});
   }
   std::vector<uint32_t> out_first{0}, out_list;  // stored projections only
@@ -239,7 +237,7 @@ run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn&
   // Poisson stimuli as per-step counts; others through the host, event by event.
   std::vector<device_counted_target> counted_targets;
   grid_stimuli stimuli(net, cfg, [&](uint32_t c, uint32_t, uint32_t j, uint32_t gid, uint32_t row, double w) {
-    counted_targets.push_back({c, j, uint64_t(row) * N + gid, fixed(w)});
+    counted_targets.push_back({c, j, uint64_t(row) * N + gid, to_fixed(w)});
   });
   std::vector<counted_stimulus>& counted = stimuli.counted();
   device_buffer<device_counted_target> d_counted(counted_targets);
@@ -268,7 +266,7 @@ run_result simulate_cuda(network& net, const run_config& cfg, const progress_fn&
     add_value.clear();
     res.synaptic_events += stimuli.take(k, [&](uint32_t gid, uint32_t row, double w) {
       add_index.push_back(uint64_t(row) * N + gid);
-      add_value.push_back(fixed(w));
+      add_value.push_back(to_fixed(w));
     });
     if (add_index.empty()) return;
     d_add_index.upload(add_index);
